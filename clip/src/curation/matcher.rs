@@ -1,0 +1,282 @@
+//! Substring matching of alt-texts against the metadata of their language.
+//!
+//! Mirrors the MetaCLIP 2 reference (Chuang et al., arXiv 2507.22062, §3.1 and App. A;
+//! `metaclip/curation/substr_matching.py`): `get_spaced_metadata` pads each entry with a
+//! space on each side whose character is not of a script written without spaces,
+//! `initialize_automaton` builds one Aho-Corasick automaton per language, and `substr_match`
+//! runs the automaton over the `spacing()`-normalised text and returns the set of entry ids
+//! found (all overlapping matches, as pyahocorasick's `iter`). MetaCLIP 1 (Xu et al., arXiv
+//! 2309.16671, §3.2) is the English-only case of the same matching.
+
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use rayon::prelude::*;
+
+use super::error::{Error, Result};
+use super::lang::{identify, normalise_tag};
+use super::metadata::Metadata;
+use super::normalise::normalise_into;
+use super::script::is_cjk_or_similar;
+
+/// Language code of the catch-all metadata list, used (when present) for texts whose
+/// language has none; the reference's `lid_langcode_to_metadata_langcode` maps to it too.
+pub const OTHER: &str = "other";
+
+/// Reference `get_spaced_metadata` for one entry: a space before it unless its first
+/// character is CJK-like or punctuation, and after it unless its last character is.
+pub fn spaced_entry(entry: &str) -> String {
+    let mut out = String::with_capacity(entry.len() + 2);
+    if entry.chars().next().is_some_and(|c| !is_cjk_or_similar(c)) {
+        out.push(' ');
+    }
+    out.push_str(entry);
+    if entry.chars().next_back().is_some_and(|c| !is_cjk_or_similar(c)) {
+        out.push(' ');
+    }
+    out
+}
+
+/// The automaton and entries of one language.
+#[derive(Debug, Clone)]
+pub struct LanguageMatcher {
+    /// Metadata language code.
+    pub lang: String,
+    /// Entries; an entry's id is its index here.
+    pub entries: Vec<String>,
+    automaton: AhoCorasick,
+}
+
+/// Which language a record was matched in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resolved {
+    /// Index of the language in [`Matcher::languages`], `None` if it has no metadata.
+    pub lang: Option<u32>,
+    /// Whether the language came from identification rather than the record's tag.
+    pub identified: bool,
+}
+
+/// One automaton per metadata language.
+#[derive(Debug, Clone)]
+pub struct Matcher {
+    languages: Vec<LanguageMatcher>,
+    index: HashMap<String, u32>,
+    other: Option<u32>,
+}
+
+/// Scratch space for matching, reused across texts to avoid allocation.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    spaced: String,
+}
+
+impl LanguageMatcher {
+    fn build(lang: &str, entries: &[String]) -> Result<Self> {
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .kind(Some(if entries.len() <= 2_000 {
+                AhoCorasickKind::DFA
+            } else {
+                AhoCorasickKind::ContiguousNFA
+            }))
+            .build(entries.iter().map(|e| spaced_entry(e)))
+            .map_err(|e| Error::Automaton {
+                lang: lang.to_owned(),
+                message: e.to_string(),
+            })?;
+        Ok(LanguageMatcher {
+            lang: lang.to_owned(),
+            entries: entries.to_vec(),
+            automaton,
+        })
+    }
+
+    /// Entry ids found in an already normalised text, sorted and without repeats, written
+    /// into `ids` (cleared first).
+    pub fn find_spaced(&self, spaced: &str, ids: &mut Vec<u32>) {
+        ids.clear();
+        ids.extend(
+            self.automaton
+                .find_overlapping_iter(spaced)
+                .map(|m| m.pattern().as_u32()),
+        );
+        ids.sort_unstable();
+        ids.dedup();
+    }
+}
+
+impl Matcher {
+    /// Builds the automata of every language (in parallel on the current rayon pool).
+    pub fn new(metadata: &Metadata) -> Result<Self> {
+        let languages = metadata
+            .languages
+            .par_iter()
+            .map(|l| LanguageMatcher::build(&l.lang, &l.entries))
+            .collect::<Result<Vec<_>>>()?;
+        let index: HashMap<String, u32> = languages
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.lang.clone(), i as u32))
+            .collect();
+        let other = index.get(OTHER).copied();
+        Ok(Matcher {
+            languages,
+            index,
+            other,
+        })
+    }
+
+    /// The languages, sorted by code.
+    pub fn languages(&self) -> &[LanguageMatcher] {
+        &self.languages
+    }
+
+    /// Index of a metadata language code, if it has metadata.
+    pub fn language_index(&self, lang: &str) -> Option<u32> {
+        self.index.get(lang).copied()
+    }
+
+    /// The language a record is matched in: its tag normalised ([`normalise_tag`]), or, if it
+    /// has none, the identified language of its text; a language without metadata falls back
+    /// to the `other` list when there is one.
+    pub fn resolve(&self, tag: Option<&str>, text: &str) -> Resolved {
+        let (code, identified) = match tag.map(str::trim).filter(|t| !t.is_empty()) {
+            Some(tag) => (Some(normalise_tag(tag)), false),
+            None => (identify(text).map(str::to_owned), true),
+        };
+        let lang = code
+            .and_then(|c| self.language_index(&c))
+            .or(self.other);
+        Resolved { lang, identified }
+    }
+
+    /// Entry ids matched by `text` in language `lang` (an index from [`Self::resolve`]),
+    /// sorted, written into `ids`.
+    pub fn find(&self, lang: u32, text: &str, scratch: &mut Scratch, ids: &mut Vec<u32>) {
+        normalise_into(text, &mut scratch.spaced);
+        self.languages[lang as usize].find_spaced(&scratch.spaced, ids);
+    }
+
+    /// Convenience: the entries of `lang` (a metadata code) found in `text`, sorted by id.
+    pub fn matched_entries(&self, lang: &str, text: &str) -> Vec<&str> {
+        let Some(li) = self.language_index(lang) else {
+            return Vec::new();
+        };
+        let mut ids = Vec::new();
+        self.find(li, text, &mut Scratch::default(), &mut ids);
+        let entries = &self.languages[li as usize].entries;
+        ids.iter().map(|&i| entries[i as usize].as_str()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::curation::metadata::LanguageMetadata;
+
+    fn matcher(langs: &[(&str, &[&str])]) -> Matcher {
+        let languages = langs
+            .iter()
+            .map(|(lang, entries)| {
+                LanguageMetadata::from_entries(lang, entries.iter(), Path::new("t")).unwrap()
+            })
+            .collect();
+        Matcher::new(&Metadata::from_languages(languages)).unwrap()
+    }
+
+    fn sorted(mut v: Vec<&str>) -> Vec<&str> {
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn padding_follows_the_script() {
+        assert_eq!(spaced_entry("cat"), " cat ");
+        assert_eq!(spaced_entry("東京"), "東京");
+        assert_eq!(spaced_entry("東京tower"), "東京tower ");
+        assert_eq!(spaced_entry("tokyo東京"), " tokyo東京");
+        assert_eq!(spaced_entry("แมว"), "แมว");
+        assert_eq!(spaced_entry("$5"), "$5 ");
+        // Kana is not in the reference's CJK ranges, so kana entries are padded.
+        assert_eq!(spaced_entry("ねこ"), " ねこ ");
+    }
+
+    #[test]
+    fn whole_words_only_for_spaced_scripts() {
+        let m = matcher(&[("en", &["cat", "hot dog", "dog", "a"])]);
+        assert_eq!(m.matched_entries("en", "concatenate"), Vec::<&str>::new());
+        assert_eq!(sorted(m.matched_entries("en", "a hot dog")), ["a", "dog", "hot dog"]);
+        assert_eq!(m.matched_entries("en", "Cat"), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn punctuation_next_to_entries() {
+        let m = matcher(&[("en", &["cat", "dog", "u.s."])]);
+        assert_eq!(sorted(m.matched_entries("en", "cat, dog.")), ["cat", "dog"]);
+        assert_eq!(m.matched_entries("en", "(cat)"), Vec::<&str>::new());
+        assert_eq!(m.matched_entries("en", "cat!"), ["cat"]);
+        assert_eq!(m.matched_entries("en", "\"dog\""), Vec::<&str>::new());
+        // `spacing()` splits "u.s." apart, so an entry with a wrapped mark never matches.
+        assert_eq!(m.matched_entries("en", "u.s."), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn cjk_and_thai_inside_longer_text() {
+        let m = matcher(&[
+            ("zh", &["东京", "东京塔", "塔"]),
+            ("th", &["แมว", "สีดำ"]),
+        ]);
+        assert_eq!(
+            sorted(m.matched_entries("zh", "我在东京塔下拍照")),
+            ["东京", "东京塔", "塔"]
+        );
+        assert_eq!(
+            sorted(m.matched_entries("th", "แมวสีดำนอนอยู่")),
+            ["สีดำ", "แมว"]
+        );
+    }
+
+    #[test]
+    fn substrings_of_other_entries_overlap() {
+        let m = matcher(&[("en", &["new york", "york", "new york city", "new"])]);
+        assert_eq!(
+            sorted(m.matched_entries("en", "new york city at night")),
+            ["new", "new york", "new york city", "york"]
+        );
+    }
+
+    #[test]
+    fn mixed_script_text_uses_its_language_only() {
+        let m = matcher(&[("en", &["tokyo", "tower"]), ("ja", &["東京", "tokyo"])]);
+        assert_eq!(m.matched_entries("ja", "tokyo 東京タワー tower"), ["東京", "tokyo"]);
+        assert_eq!(
+            sorted(m.matched_entries("en", "tokyo 東京タワー tower")),
+            ["tokyo", "tower"]
+        );
+    }
+
+    #[test]
+    fn resolve_tags_identification_and_other() {
+        let m = matcher(&[("en", &["cat"]), ("de", &["Katze"])]);
+        let en = m.language_index("en");
+        assert_eq!(m.resolve(Some("en-GB"), ""), Resolved { lang: en, identified: false });
+        assert_eq!(m.resolve(Some("fr"), "chat").lang, None);
+        let r = m.resolve(None, "the cat sat on the mat in the house of my friend");
+        assert_eq!(r, Resolved { lang: en, identified: true });
+        let with_other = matcher(&[("en", &["cat"]), ("other", &["chat"])]);
+        assert_eq!(
+            with_other.resolve(Some("fr"), "").lang,
+            with_other.language_index("other")
+        );
+    }
+
+    #[test]
+    fn large_language_uses_nfa_and_agrees() {
+        let words: Vec<String> = (0..5000).map(|i| format!("w{i}")).collect();
+        let refs: Vec<&str> = words.iter().map(String::as_str).collect();
+        let m = matcher(&[("en", &refs)]);
+        assert_eq!(sorted(m.matched_entries("en", "w1 w42, w4999.")), ["w1", "w42", "w4999"]);
+    }
+}

@@ -1,0 +1,112 @@
+//! Text normalisation before matching.
+//!
+//! Mirrors, byte for byte, what the MetaCLIP 2 reference does to an alt-text before it is
+//! matched (Chuang et al., arXiv 2507.22062, §3; `metaclip/curation/curate.py:count_per_shard`
+//! strips the text, then `substr_matching.py:spacing` pads it):
+//! 1. Python `str.strip()`: remove leading and trailing whitespace;
+//! 2. `spacing()`: add one space at each end, wrap each of `, . ; : ? ! `` ` `` in spaces and
+//!    turn `\t \n \r` into a space.
+//!
+//! The result lets a space-padded entry such as `" cat "` match whole words only.
+
+/// Python's `str.isspace()`: Rust's Unicode `White_Space` plus the four ASCII information
+/// separators U+001C..U+001F, which Python also counts as whitespace.
+pub fn is_python_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+/// Python `str.strip()` with no argument.
+pub fn python_strip(text: &str) -> &str {
+    text.trim_matches(is_python_space)
+}
+
+/// What `spacing()` does to one byte: keep it, wrap it in spaces, or replace it by a space.
+/// Every byte concerned is ASCII, so working on UTF-8 bytes never splits a character.
+const KEEP: u8 = 0;
+const WRAP: u8 = 1;
+const SPACE: u8 = 2;
+
+const CLASS: [u8; 256] = {
+    let mut class = [KEEP; 256];
+    let wrap = b",.;:?!`";
+    let mut i = 0;
+    while i < wrap.len() {
+        class[wrap[i] as usize] = WRAP;
+        i += 1;
+    }
+    class[b'\t' as usize] = SPACE;
+    class[b'\n' as usize] = SPACE;
+    class[b'\r' as usize] = SPACE;
+    class
+};
+
+/// Reference `spacing(text)`, written into `out` (cleared first) so that a caller can reuse
+/// one buffer for every text.
+pub fn spacing_into(text: &str, out: &mut String) {
+    out.clear();
+    out.reserve(text.len() + 8);
+    // Only ASCII bytes are inserted, between whole runs of `text`, so the bytes stay UTF-8.
+    let mut bytes = std::mem::take(out).into_bytes();
+    bytes.push(b' ');
+    let src = text.as_bytes();
+    let mut run = 0;
+    for (i, &b) in src.iter().enumerate() {
+        match CLASS[b as usize] {
+            KEEP => continue,
+            WRAP => {
+                bytes.extend_from_slice(&src[run..i]);
+                bytes.extend_from_slice(&[b' ', b, b' ']);
+            }
+            _ => {
+                bytes.extend_from_slice(&src[run..i]);
+                bytes.push(b' ');
+            }
+        }
+        run = i + 1;
+    }
+    bytes.extend_from_slice(&src[run..]);
+    bytes.push(b' ');
+    *out = String::from_utf8(bytes).expect("spacing only inserts ASCII between UTF-8 runs");
+}
+
+/// Reference `spacing(text)`.
+pub fn spacing(text: &str) -> String {
+    let mut out = String::new();
+    spacing_into(text, &mut out);
+    out
+}
+
+/// The whole normalisation applied to an alt-text before matching: strip, then `spacing`.
+pub fn normalise_into(text: &str, out: &mut String) {
+    spacing_into(python_strip(text), out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spacing_matches_reference_examples() {
+        assert_eq!(spacing("a cat."), " a cat .  ");
+        assert_eq!(spacing("x,y;z:w?v!u`t"), " x , y ; z : w ? v ! u ` t ");
+        assert_eq!(spacing("tab\there\nnew\rline"), " tab here new line ");
+        assert_eq!(spacing(""), "  ");
+        assert_eq!(spacing("日本。東京"), " 日本。東京 ");
+        assert_eq!(spacing("3.14"), " 3 . 14 ");
+    }
+
+    #[test]
+    fn strip_follows_python() {
+        assert_eq!(python_strip("\u{a0} cat\u{3000}\n"), "cat");
+        assert_eq!(python_strip("\u{1c}cat\u{1f}"), "cat");
+        // U+200B (zero width space) is not whitespace for Python.
+        assert_eq!(python_strip("\u{200b}cat"), "\u{200b}cat");
+    }
+
+    #[test]
+    fn normalise_reuses_buffer() {
+        let mut buf = String::from("garbage");
+        normalise_into("  Hello, world!  ", &mut buf);
+        assert_eq!(buf, " Hello ,  world !  ");
+    }
+}

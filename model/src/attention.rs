@@ -1,0 +1,104 @@
+//! Causal self-attention with grouped-query heads (Vaswani et al. 2017, eq. 1; GQA, Ainslie et
+//! al. 2023) and rotary positions, named like Hugging Face's `LlamaAttention`.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::{Initializer, Linear, LinearConfig};
+use burn::tensor::activation::softmax;
+use burn::tensor::{Bool, Device, Tensor};
+
+use crate::cache::LayerCache;
+use crate::rope::RotaryEmbedding;
+
+/// Configuration of [`Attention`].
+#[derive(Config, Debug)]
+pub struct AttentionConfig {
+    /// Width of the residual stream.
+    pub d_model: usize,
+    /// Number of query heads.
+    pub n_heads: usize,
+    /// Number of key/value heads; each serves `n_heads / n_kv_heads` query heads.
+    pub n_kv_heads: usize,
+    /// Standard deviation of the normal weight initialisation.
+    #[config(default = 0.02)]
+    pub init_std: f64,
+}
+
+/// `softmax(Q Kᵀ / sqrt(d_head) + causal mask) V`, heads concatenated and projected by `o_proj`.
+#[derive(Module, Debug)]
+pub struct Attention {
+    pub q_proj: Linear,
+    pub k_proj: Linear,
+    pub v_proj: Linear,
+    pub o_proj: Linear,
+    pub n_heads: usize,
+    pub n_kv_heads: usize,
+    pub head_dim: usize,
+}
+
+impl AttentionConfig {
+    /// Builds the layer with bias-free projections drawn from N(0, init_std²).
+    pub fn init(&self, device: &Device) -> Attention {
+        let head_dim = self.d_model / self.n_heads;
+        let init = Initializer::Normal { mean: 0.0, std: self.init_std };
+        let linear = |d_in, d_out| {
+            LinearConfig::new(d_in, d_out).with_bias(false).with_initializer(init.clone()).init(device)
+        };
+        Attention {
+            q_proj: linear(self.d_model, self.n_heads * head_dim),
+            k_proj: linear(self.d_model, self.n_kv_heads * head_dim),
+            v_proj: linear(self.d_model, self.n_kv_heads * head_dim),
+            o_proj: linear(self.n_heads * head_dim, self.d_model),
+            n_heads: self.n_heads,
+            n_kv_heads: self.n_kv_heads,
+            head_dim,
+        }
+    }
+}
+
+impl Attention {
+    /// Attends over the cached keys/values (if any) followed by this call's tokens, which sit
+    /// at positions `cache.len()..cache.len() + seq_len`.
+    ///
+    /// # Shapes
+    /// - `x`: `[batch, seq_len, d_model]`
+    /// - `rope`: tables for the positions of this call's tokens
+    /// - output: `[batch, seq_len, d_model]`
+    pub fn forward(&self, x: Tensor<3>, rope: &RotaryEmbedding, cache: Option<&mut LayerCache>) -> Tensor<3> {
+        let [batch, seq_len, _] = x.dims();
+        let heads = |t: Tensor<3>, n: usize| t.reshape([batch, seq_len, n, self.head_dim]).swap_dims(1, 2);
+        let q = rope.apply(heads(self.q_proj.forward(x.clone()), self.n_heads));
+        let k = rope.apply(heads(self.k_proj.forward(x.clone()), self.n_kv_heads));
+        let v = heads(self.v_proj.forward(x), self.n_kv_heads);
+
+        let (k, v, past) = match cache {
+            Some(cache) => {
+                let past = cache.len();
+                let (k, v) = cache.append(k, v);
+                (k, v, past)
+            }
+            None => (k, v, 0),
+        };
+        let (k, v) = (self.repeat_kv(k), self.repeat_kv(v));
+        let keys = k.dims()[2];
+
+        let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((self.head_dim as f64).sqrt());
+        // Query i sits at position past + i and may see keys 0..=past + i.
+        let mask = Tensor::<2, Bool>::tril_mask([seq_len, keys], past as i64, &scores.device());
+        let scores = scores.mask_fill(mask.unsqueeze::<4>(), f32::NEG_INFINITY);
+        let context = softmax(scores, 3).matmul(v);
+        let context = context.swap_dims(1, 2).reshape([batch, seq_len, self.n_heads * self.head_dim]);
+        self.o_proj.forward(context)
+    }
+
+    /// Repeats each key/value head for the query heads it serves (head h reads kv head
+    /// h / group, as `repeat_interleave` in the reference implementations).
+    fn repeat_kv(&self, x: Tensor<4>) -> Tensor<4> {
+        let group = self.n_heads / self.n_kv_heads;
+        if group == 1 {
+            return x;
+        }
+        let [batch, kv, len, dim] = x.dims();
+        x.unsqueeze_dim::<5>(2).expand([batch, kv, group, len, dim]).reshape([batch, kv * group, len, dim])
+    }
+}

@@ -1,0 +1,60 @@
+//! Key/value cache for incremental decoding: every layer keeps the rotated keys and the values
+//! of the tokens seen so far, so each new token costs one row of attention instead of a full
+//! forward pass.
+
+use burn::tensor::Tensor;
+
+/// Cached keys and values of one attention layer.
+#[derive(Debug, Clone, Default)]
+pub struct LayerCache {
+    kv: Option<(Tensor<4>, Tensor<4>)>,
+}
+
+impl LayerCache {
+    /// Number of cached positions.
+    pub fn len(&self) -> usize {
+        self.kv.as_ref().map_or(0, |(k, _)| k.dims()[2])
+    }
+
+    /// Whether nothing is cached yet.
+    pub fn is_empty(&self) -> bool {
+        self.kv.is_none()
+    }
+
+    /// Appends this step's keys and values and returns everything cached so far.
+    ///
+    /// # Shapes
+    /// - `k`, `v`: `[batch, kv_heads, new, head_dim]`
+    /// - returns: `[batch, kv_heads, cached + new, head_dim]` each
+    pub fn append(&mut self, k: Tensor<4>, v: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+        let (k, v) = match self.kv.take() {
+            Some((pk, pv)) => (Tensor::cat(vec![pk, k], 2), Tensor::cat(vec![pv, v], 2)),
+            None => (k, v),
+        };
+        self.kv = Some((k.clone(), v.clone()));
+        (k, v)
+    }
+}
+
+/// The caches of every layer of a model.
+#[derive(Debug, Clone)]
+pub struct KvCache {
+    pub layers: Vec<LayerCache>,
+}
+
+impl KvCache {
+    /// An empty cache for a model with `n_layers` layers.
+    pub fn new(n_layers: usize) -> Self {
+        Self { layers: vec![LayerCache::default(); n_layers] }
+    }
+
+    /// Number of cached positions (the position of the next token).
+    pub fn len(&self) -> usize {
+        self.layers.first().map_or(0, LayerCache::len)
+    }
+
+    /// Whether nothing is cached yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

@@ -1,0 +1,162 @@
+//! The decoder's architecture, as a JSON-serialisable Burn [`Config`].
+//!
+//! Field names follow Hugging Face's `LlamaConfig` so that a `config.json` of a Llama-family
+//! checkpoint reads as-is; presets live as JSON files in `model/presets/`.
+
+use std::path::Path;
+
+use burn::config::Config;
+use burn::tensor::Device;
+
+use crate::error::ModelError;
+use crate::transformer::Transformer;
+
+/// Architecture of a decoder-only transformer language model (Llama layout: pre-RMSNorm,
+/// rotary positions, grouped-query attention, SwiGLU feed-forward).
+#[derive(Config, Debug, PartialEq)]
+pub struct TransformerConfig {
+    /// Vocabulary size (rows of the token embedding).
+    pub vocab_size: usize,
+    /// Width of the residual stream, `d_model`.
+    pub hidden_size: usize,
+    /// Width of the SwiGLU hidden layer.
+    pub intermediate_size: usize,
+    /// Number of decoder layers.
+    pub num_hidden_layers: usize,
+    /// Number of query heads.
+    pub num_attention_heads: usize,
+    /// Number of key/value heads (grouped-query attention, Ainslie et al. 2023); equal to
+    /// `num_attention_heads` for plain multi-head attention.
+    pub num_key_value_heads: usize,
+    /// Longest sequence the model is meant for (RoPE tables and the KV cache are sized by it).
+    #[config(default = 2048)]
+    pub max_position_embeddings: usize,
+    /// RoPE base θ (Su et al. 2021, eq. 15): frequencies θ^(−2i/d).
+    #[config(default = 10000.0)]
+    pub rope_theta: f64,
+    /// ε inside the RMSNorm square root (Zhang & Sennrich 2019).
+    #[config(default = 1e-5)]
+    pub rms_norm_eps: f64,
+    /// Share the token embedding with the output projection (Press & Wolf 2017).
+    #[config(default = false)]
+    pub tie_word_embeddings: bool,
+    /// Standard deviation of the normal initialisation of every weight matrix (HF
+    /// `initializer_range`).
+    #[config(default = 0.02)]
+    pub initializer_range: f64,
+}
+
+impl TransformerConfig {
+    /// Size of one attention head.
+    pub fn head_dim(&self) -> usize {
+        self.hidden_size / self.num_attention_heads
+    }
+
+    /// Checks the values that the layers rely on.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let bad = |m: String| Err(ModelError::InvalidConfig(m));
+        if self.vocab_size == 0 || self.hidden_size == 0 || self.intermediate_size == 0 {
+            return bad("vocab_size, hidden_size and intermediate_size must be positive".into());
+        }
+        if self.num_hidden_layers == 0 || self.num_attention_heads == 0 {
+            return bad("num_hidden_layers and num_attention_heads must be positive".into());
+        }
+        if self.hidden_size % self.num_attention_heads != 0 {
+            return bad(format!(
+                "hidden_size {} is not a multiple of num_attention_heads {}",
+                self.hidden_size, self.num_attention_heads
+            ));
+        }
+        if self.head_dim() % 2 != 0 {
+            return bad(format!("head dim {} must be even for RoPE", self.head_dim()));
+        }
+        if self.num_key_value_heads == 0 || self.num_attention_heads % self.num_key_value_heads != 0 {
+            return bad(format!(
+                "num_attention_heads {} is not a multiple of num_key_value_heads {}",
+                self.num_attention_heads, self.num_key_value_heads
+            ));
+        }
+        if !(self.rope_theta > 0.0 && self.rms_norm_eps > 0.0 && self.initializer_range > 0.0) {
+            return bad("rope_theta, rms_norm_eps and initializer_range must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// Reads and validates a config from a JSON file, naming the file in every error.
+    pub fn from_file(path: &Path) -> Result<Self, ModelError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ModelError::Config {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        Self::from_json(&text).map_err(|reason| ModelError::Config { path: path.to_path_buf(), reason })
+    }
+
+    /// Parses and validates a config from JSON text.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let config: Self = serde_json::from_str(text).map_err(|e| format!("malformed model config: {e}"))?;
+        config.validate().map_err(|e| e.to_string())?;
+        Ok(config)
+    }
+
+    /// A built-in preset by name (`model/presets/<name>.json`).
+    pub fn preset(name: &str) -> Option<Self> {
+        let text = PRESETS.iter().find(|(n, _)| *n == name)?.1;
+        Some(Self::from_json(text).expect("built-in presets are valid"))
+    }
+
+    /// Names of the built-in presets.
+    pub fn preset_names() -> impl Iterator<Item = &'static str> {
+        PRESETS.iter().map(|(n, _)| *n)
+    }
+
+    /// Builds a freshly initialised model on `device`.
+    pub fn init(&self, device: &Device) -> Transformer {
+        Transformer::new(self, device)
+    }
+
+    /// Number of parameters of the model this config describes.
+    pub fn num_params(&self) -> usize {
+        let (d, f, l) = (self.hidden_size, self.intermediate_size, self.num_hidden_layers);
+        let kv = self.num_key_value_heads * self.head_dim();
+        let attn = d * d * 2 + d * kv * 2;
+        let layer = attn + 3 * d * f + 2 * d;
+        let head = if self.tie_word_embeddings { 0 } else { self.vocab_size * d };
+        self.vocab_size * d + l * layer + d + head
+    }
+}
+
+const PRESETS: &[(&str, &str)] = &[
+    ("small", include_str!("../presets/small.json")),
+    ("tiny", include_str!("../presets/tiny.json")),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_are_valid() {
+        for name in TransformerConfig::preset_names() {
+            TransformerConfig::preset(name).unwrap().validate().unwrap();
+        }
+    }
+
+    #[test]
+    fn bad_configs_are_rejected() {
+        let mut c = TransformerConfig::preset("tiny").unwrap();
+        c.num_key_value_heads = 3;
+        assert!(c.validate().is_err());
+        assert!(TransformerConfig::from_json("{").unwrap_err().contains("malformed"));
+        assert!(TransformerConfig::from_json(r#"{"vocab_size": 3}"#).is_err());
+    }
+
+    #[test]
+    fn parameter_count_matches_the_module() {
+        let device = Device::flex();
+        for tie in [false, true] {
+            let c = TransformerConfig::preset("tiny").unwrap().with_tie_word_embeddings(tie);
+            use burn::module::Module;
+            assert_eq!(c.init(&device).num_params(), c.num_params());
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! `kiln generate`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Result;
+use burn::tensor::Device;
+use clap::Args;
+use kiln_model::generate::{GenerateConfig, generate};
+use kiln_model::sampling::SamplingConfig;
+use kiln_model::tokenizer::TextTokenizer;
+use kiln_model::{Transformer, TransformerConfig};
+
+use super::device::DeviceChoice;
+use super::run_dir::{RunConfig, RunDir};
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// Run directory of a trained model.
+    #[arg(long)]
+    run: PathBuf,
+    /// Text to continue.
+    #[arg(long)]
+    prompt: String,
+    /// Most tokens to generate.
+    #[arg(long, default_value_t = 200)]
+    max_tokens: usize,
+    /// Sampling temperature; 0 is greedy decoding.
+    #[arg(long, default_value_t = 0.8)]
+    temperature: f64,
+    /// Sample among the k most likely tokens only (0: all).
+    #[arg(long, default_value_t = 0)]
+    top_k: usize,
+    /// Sample within the smallest set of tokens whose probability reaches p.
+    #[arg(long, default_value_t = 1.0)]
+    top_p: f64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, value_enum, default_value = "auto")]
+    device: DeviceChoice,
+}
+
+/// A trained model ready for inference.
+pub struct LoadedModel {
+    pub model: Transformer,
+    pub tokenizer: TextTokenizer,
+    pub step: usize,
+    pub path: PathBuf,
+}
+
+/// Loads the latest checkpoint of `run` and its tokenizer, checking they belong together.
+pub fn load_model(run: &RunDir, config: &RunConfig, device: &Device) -> Result<LoadedModel> {
+    let checkpoints = run.checkpoints();
+    let (_, state) = checkpoints.latest_state()?;
+    let (tokenizer, _) = run.read_tokenizer(&config.model, state.tokenizer_crc32)?;
+    let model_config = serde_json::to_value(&config.model)?;
+    let loaded = checkpoints.load(TransformerConfig::init(&config.model, device), &model_config, None)?;
+    Ok(LoadedModel { model: loaded.model, tokenizer, step: loaded.state.step, path: loaded.path })
+}
+
+pub fn run(args: GenerateArgs) -> Result<()> {
+    let run = RunDir::new(&args.run);
+    let config = run.read_config()?;
+    let selected = args.device.open()?;
+    eprintln!("device: {}", selected.description);
+    let loaded = load_model(&run, &config, &selected.device)?;
+    let request = GenerateConfig {
+        max_new_tokens: args.max_tokens,
+        sampling: SamplingConfig { temperature: args.temperature, top_k: args.top_k, top_p: args.top_p },
+        seed: args.seed,
+        stop_token: loaded.tokenizer.end_of_text(),
+        max_len: config.model.max_position_embeddings,
+    };
+    let prompt = loaded.tokenizer.encode(&args.prompt)?;
+    let mut stdout = std::io::stdout().lock();
+    write!(stdout, "{}", args.prompt)?;
+    stdout.flush()?;
+    // Byte-level BPE tokens can split a character: print the text decoded so far whenever it
+    // has grown by whole characters.
+    let (mut ids, mut printed) = (Vec::new(), String::new());
+    let start = Instant::now();
+    let out = generate(&loaded.model, &prompt, &request, &selected.device, |id| {
+        ids.push(id);
+        if let Ok(text) = loaded.tokenizer.decode(&ids)
+            && !text.ends_with('\u{FFFD}')
+            && text.len() > printed.len()
+            && text.starts_with(printed.as_str())
+        {
+            let _ = write!(stdout, "{}", &text[printed.len()..]);
+            let _ = stdout.flush();
+            printed = text;
+        }
+    })?;
+    let text = loaded.tokenizer.decode(&out)?;
+    if text.len() > printed.len() && text.starts_with(printed.as_str()) {
+        write!(stdout, "{}", &text[printed.len()..])?;
+    }
+    writeln!(stdout)?;
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!("{} tokens in {secs:.2}s ({:.1} tokens/s)", out.len(), out.len() as f64 / secs.max(1e-9));
+    Ok(())
+}

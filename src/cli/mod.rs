@@ -1,0 +1,55 @@
+//! The command line: argument parsing, terminal output and the run-directory layout. The
+//! library crates below it never print.
+
+mod corpus;
+mod device;
+mod eval;
+mod generate;
+mod progress;
+mod run_dir;
+mod tokenizer;
+mod train;
+
+use clap::{Parser, Subcommand};
+
+/// kiln: ten FAIR papers as a pure-Rust deep-learning stack on Burn.
+#[derive(Parser, Debug)]
+#[command(name = "kiln", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a language model (with no flags: the default small model on the built-in corpus).
+    Train(train::TrainArgs),
+    /// Continue a prompt with a trained model, streaming tokens to stdout.
+    Generate(generate::GenerateArgs),
+    /// Held-out loss and perplexity of a trained model.
+    Eval(eval::EvalArgs),
+    /// Tokenizer tools.
+    Tokenizer(tokenizer::TokenizerArgs),
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Train(args) => train::run(args),
+        Command::Generate(args) => generate::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Tokenizer(args) => tokenizer::run(args),
+    }
+}
+
+/// One line: the error and its causes, outermost first, without repeats.
+pub fn describe(error: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
+}

@@ -1,0 +1,204 @@
+//! `kiln train`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use kiln_model::TransformerConfig;
+use kiln_model::generate::{GenerateConfig, generate};
+use kiln_model::sampling::SamplingConfig;
+use kiln_model::tokenizer::TextTokenizer;
+use kiln_trainer::data::{TokenData, unigram_cross_entropy};
+use kiln_trainer::metrics::MetricsLog;
+use kiln_trainer::{TrainConfig, Trainer};
+
+use super::corpus::DataSpec;
+use super::device::DeviceChoice;
+use super::progress::RunObserver;
+use super::run_dir::{RunConfig, RunDir, next_default};
+
+/// The model preset of `kiln train` without `--config`.
+const DEFAULT_PRESET: &str = "small";
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Run directory (default: the first free runs/run-N).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Run config JSON: {"model": {...} or "<preset>", "train": {...}}, or a bare model config.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Training text: files, or folders of .txt files (default: the built-in corpus).
+    #[arg(long, num_args = 1..)]
+    data: Vec<PathBuf>,
+    /// Held-out text (default: the last 5% of --data).
+    #[arg(long)]
+    valid: Option<PathBuf>,
+    /// Use this tokenizer.json instead of training a BPE on the data.
+    #[arg(long)]
+    tokenizer: Option<PathBuf>,
+    /// Total optimiser steps.
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Pause the run after this step (it checkpoints; continue with --resume).
+    #[arg(long)]
+    stop_at: Option<usize>,
+    /// Seed of initialisation, data order and the final sample.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Continue the run in --out from its latest checkpoint.
+    #[arg(long)]
+    resume: bool,
+    #[arg(long, value_enum, default_value = "auto")]
+    device: DeviceChoice,
+}
+
+pub fn run(args: TrainArgs) -> Result<()> {
+    let run = RunDir::new(args.out.clone().unwrap_or_else(|| next_default(&PathBuf::from("runs"))));
+    let mut config = if args.resume {
+        if args.config.is_some() || !args.data.is_empty() || args.tokenizer.is_some() {
+            bail!("--resume continues the run as configured in {}: drop --config, --data and --tokenizer", run.config_path().display());
+        }
+        if !run.holds_run() {
+            bail!("{}: no run to resume (no config.json)", run.root.display());
+        }
+        run.read_config()?
+    } else {
+        if run.holds_run() {
+            bail!("{}: already holds a run; continue it with --resume or choose another --out", run.root.display());
+        }
+        new_config(&args)?
+    };
+    if let Some(steps) = args.steps {
+        config.train.steps = steps;
+    }
+    if let Some(seed) = args.seed {
+        if args.resume && seed != config.train.seed {
+            bail!("--seed {seed} differs from the run's seed {}", config.train.seed);
+        }
+        config.train.seed = seed;
+    }
+    config.train.validate().map_err(|e| anyhow::anyhow!("invalid training config: {e}"))?;
+
+    let selected = args.device.open()?;
+    println!("device: {}", selected.description);
+    let corpus = config.data.load()?;
+    println!("data: {} ({} train / {} held-out characters)", corpus.description, corpus.train.len(), corpus.valid.len());
+
+    std::fs::create_dir_all(&run.root).with_context(|| format!("{}", run.root.display()))?;
+    let tokenizer_crc = if args.resume {
+        run.read_tokenizer(&config.model, None)?.1
+    } else {
+        let tokenizer = match &args.tokenizer {
+            Some(path) => TextTokenizer::from_file(path)?,
+            None => {
+                let t0 = Instant::now();
+                let t = TextTokenizer::train_bpe(corpus.train.lines(), config.model.vocab_size)?;
+                println!("tokenizer: byte-level BPE, {} ids, trained in {:.1}s", t.vocab_size(), t0.elapsed().as_secs_f64());
+                t
+            }
+        };
+        config.model.vocab_size = config.model.vocab_size.max(tokenizer.vocab_size());
+        let json = tokenizer.to_json()?;
+        kiln_trainer::fsutil::write_atomic(&run.tokenizer_path(), json.as_bytes())?;
+        run.write_config(&config)?;
+        crc32fast::hash(json.as_bytes())
+    };
+    let (tokenizer, _) = run.read_tokenizer(&config.model, Some(tokenizer_crc))?;
+    let train = TokenData::new(tokenizer.encode(&corpus.train)?, config.train.seq_len, "training text")?;
+    let valid = TokenData::new(tokenizer.encode(&corpus.valid)?, config.train.seq_len, "held-out text")?;
+    println!(
+        "model: {} parameters; {} train / {} held-out tokens; run directory {}",
+        config.model.num_params(),
+        train.len(),
+        valid.len(),
+        run.root.display()
+    );
+
+    let trainer = Trainer {
+        config: config.train.clone(),
+        model_config: config.model.clone(),
+        device: selected.device.clone().autodiff(),
+        train: &train,
+        valid: &valid,
+        checkpoints: Some(run.checkpoints()),
+        tokenizer_crc32: Some(tokenizer_crc),
+        stop_at: args.stop_at,
+    };
+    let state = if args.resume { trainer.resume_state()? } else { trainer.fresh_state() };
+    if args.resume {
+        println!("resuming at step {} of {}", state.step, config.train.steps);
+    }
+    let log = MetricsLog::open(&run.metrics_path(), state.step)?;
+    let title = format!("{} — {}", run.root.display(), selected.description);
+    let mut observer =
+        RunObserver::new(config.train.steps, state.step, log, run.metrics_path(), run.plot_path(), title);
+    let result = trainer.fit(state, &mut observer);
+    observer.finish();
+    let state = result?;
+    if let Some(e) = observer.error {
+        return Err(e.into());
+    }
+    if state.step < config.train.steps {
+        println!("paused at step {}; continue with: kiln train --out {} --resume", state.step, run.root.display());
+        return Ok(());
+    }
+
+    let eval = trainer.evaluate(&state.model);
+    let unigram = unigram_cross_entropy(train.tokens(), valid.tokens(), tokenizer.vocab_size());
+    println!("held-out loss {:.4}, perplexity {:.2}", eval.loss, eval.perplexity);
+    println!("unigram baseline (same tokenizer): loss {unigram:.4}, perplexity {:.2}", unigram.exp());
+
+    let model = burn::module::AutodiffModule::valid(&state.model);
+    let prompt = "The hacker";
+    let request = GenerateConfig {
+        max_new_tokens: 60,
+        sampling: SamplingConfig { temperature: 0.8, top_k: 40, top_p: 0.95 },
+        seed: config.train.seed,
+        stop_token: tokenizer.end_of_text(),
+        max_len: config.model.max_position_embeddings,
+    };
+    let ids = tokenizer.encode(prompt)?;
+    let device = selected.device.clone();
+    let out = generate(&model, &ids, &request, &device, |_| {})?;
+    println!("sample: {prompt}{}", tokenizer.decode(&out)?);
+    println!("plots and metrics: {}, {}", run.plot_path().display(), run.metrics_path().display());
+    Ok(())
+}
+
+/// The run config of a new run: `--config` (or the default preset), then the data flags.
+fn new_config(args: &TrainArgs) -> Result<RunConfig> {
+    let data = DataSpec::from_flags(&args.data, args.valid.clone())?;
+    let (model, train) = match &args.config {
+        None => (TransformerConfig::preset(DEFAULT_PRESET).expect("built-in preset"), TrainConfig::new()),
+        Some(path) => read_config_file(path)?,
+    };
+    Ok(RunConfig { model, train, data })
+}
+
+/// Reads `{"model": <config or preset name>, "train": {...}}` or a bare model config.
+fn read_config_file(path: &PathBuf) -> Result<(TransformerConfig, TrainConfig)> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: malformed config JSON", path.display()))?;
+    let bad = |reason: String| anyhow::anyhow!("{}: {reason}", path.display());
+    let Some(object) = value.as_object() else { return Err(bad("expected a JSON object".into())) };
+    if !object.contains_key("model") {
+        let model = TransformerConfig::from_json(&text).map_err(bad)?;
+        return Ok((model, TrainConfig::new()));
+    }
+    let model = match &object["model"] {
+        serde_json::Value::String(name) => TransformerConfig::preset(name).ok_or_else(|| {
+            let names: Vec<&str> = TransformerConfig::preset_names().collect();
+            bad(format!("unknown model preset {name:?} (presets: {})", names.join(", ")))
+        })?,
+        other => TransformerConfig::from_json(&other.to_string()).map_err(|e| bad(format!("model: {e}")))?,
+    };
+    let train = match object.get("train") {
+        Some(t) => serde_json::from_value::<TrainConfig>(t.clone()).map_err(|e| bad(format!("train: {e}")))?,
+        None => TrainConfig::new(),
+    };
+    train.validate().map_err(|e| bad(format!("train: {e}")))?;
+    Ok((model, train))
+}

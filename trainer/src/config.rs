@@ -1,0 +1,96 @@
+//! Hyper-parameters of a language-model training run.
+
+use burn::config::Config;
+
+/// Everything that decides how a run trains, saved in the run's `config.json` so it can be
+/// repeated or resumed.
+#[derive(Config, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// Optimiser updates to make.
+    #[config(default = 2000)]
+    pub steps: usize,
+    /// Sequences per micro-batch.
+    #[config(default = 16)]
+    pub batch_size: usize,
+    /// Tokens per training sequence (the model sees `seq_len` inputs and predicts the next).
+    #[config(default = 128)]
+    pub seq_len: usize,
+    /// Micro-batches whose gradients are summed into one update.
+    #[config(default = 1)]
+    pub grad_accum_steps: usize,
+    /// Peak learning rate of AdamW (Loshchilov & Hutter 2019).
+    #[config(default = 3e-3)]
+    pub learning_rate: f64,
+    /// The cosine decays to `learning_rate * min_lr_ratio`.
+    #[config(default = 0.1)]
+    pub min_lr_ratio: f64,
+    /// Steps of linear warm-up from 0 to the peak.
+    #[config(default = 100)]
+    pub warmup_steps: usize,
+    /// Decoupled weight decay of AdamW.
+    #[config(default = 0.1)]
+    pub weight_decay: f64,
+    /// AdamW β₁.
+    #[config(default = 0.9)]
+    pub beta1: f64,
+    /// AdamW β₂.
+    #[config(default = 0.95)]
+    pub beta2: f64,
+    /// AdamW ε.
+    #[config(default = 1e-8)]
+    pub epsilon: f64,
+    /// Gradients are rescaled so their global L2 norm is at most this (0: off).
+    #[config(default = 1.0)]
+    pub grad_clip: f64,
+    /// Log a metrics record every this many steps.
+    #[config(default = 10)]
+    pub log_every: usize,
+    /// Evaluate on held-out text every this many steps (and at the end).
+    #[config(default = 200)]
+    pub eval_every: usize,
+    /// Held-out batches per evaluation (0: the whole held-out text).
+    #[config(default = 0)]
+    pub eval_batches: usize,
+    /// Save a checkpoint every this many steps (and at the end).
+    #[config(default = 200)]
+    pub checkpoint_every: usize,
+    /// Seed of the initialisation and of the data order.
+    #[config(default = 42)]
+    pub seed: u64,
+}
+
+impl TrainConfig {
+    /// Checks the values the loop relies on.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("steps", self.steps),
+            ("batch_size", self.batch_size),
+            ("seq_len", self.seq_len),
+            ("grad_accum_steps", self.grad_accum_steps),
+            ("log_every", self.log_every),
+            ("eval_every", self.eval_every),
+            ("checkpoint_every", self.checkpoint_every),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("{name} must be positive"));
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+            return Err(format!("learning_rate must be positive, got {}", self.learning_rate));
+        }
+        if !(0.0..=1.0).contains(&self.min_lr_ratio) {
+            return Err(format!("min_lr_ratio must be in [0, 1], got {}", self.min_lr_ratio));
+        }
+        if !(0.0..1.0).contains(&self.beta1) || !(0.0..1.0).contains(&self.beta2) {
+            return Err("beta1 and beta2 must be in [0, 1)".into());
+        }
+        if self.grad_clip < 0.0 || self.weight_decay < 0.0 {
+            return Err("grad_clip and weight_decay must not be negative".into());
+        }
+        Ok(())
+    }
+
+    /// Tokens consumed by one optimiser update.
+    pub fn tokens_per_step(&self) -> usize {
+        self.batch_size * self.seq_len * self.grad_accum_steps
+    }
+}

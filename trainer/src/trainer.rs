@@ -1,0 +1,196 @@
+//! The training loop for next-token prediction.
+//!
+//! Why not burn-train's `Learner`: kiln's resumption contract is "same loss to 1e-5 as the
+//! uninterrupted run", which needs the data order (our RNG state), the optimiser and the
+//! schedule restored together from one atomically written checkpoint, plus a non-finite loss
+//! that stops *before* the update so the last checkpoint stays good. The `Learner` owns its
+//! data loader, checkpointer and metric output (to a terminal UI or its own files), none of
+//! which can carry that state, and library code here may not draw to the terminal. The parts
+//! that are plain building blocks are Burn's: the AdamW optimiser and its burnpack records,
+//! `GradientsAccumulator`, autodiff, and the module records. See `trainer/DESIGN.md`.
+
+use std::time::Instant;
+
+use burn::module::{AutodiffModule, Module};
+use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
+use burn::tensor::Device;
+use kiln_model::loss::cross_entropy;
+use kiln_model::rng::Rng;
+use kiln_model::{Transformer, TransformerConfig};
+
+use crate::checkpoint::{CheckpointDir, CheckpointState};
+use crate::clip::clip_global_norm;
+use crate::config::TrainConfig;
+use crate::data::TokenData;
+use crate::error::TrainError;
+use crate::observer::{EvalMetrics, LogRecord, TrainObserver};
+use crate::schedule::learning_rate;
+
+/// Everything that changes while training: saved whole in each checkpoint.
+pub struct TrainState {
+    /// The model, on an autodiff device.
+    pub model: Transformer,
+    pub optimizer: ModuleOptimizer,
+    /// Updates done.
+    pub step: usize,
+    /// Data-order RNG.
+    pub rng: Rng,
+}
+
+/// A training run over tokenised train and held-out text.
+pub struct Trainer<'a> {
+    pub config: TrainConfig,
+    pub model_config: TransformerConfig,
+    /// The autodiff device the model trains on.
+    pub device: Device,
+    pub train: &'a TokenData,
+    pub valid: &'a TokenData,
+    /// Where checkpoints go (`None`: never saved).
+    pub checkpoints: Option<CheckpointDir>,
+    /// Checksum of the tokenizer, recorded in checkpoints.
+    pub tokenizer_crc32: Option<u32>,
+    /// Pause after this many updates (with a checkpoint), as if the run were stopped there.
+    pub stop_at: Option<usize>,
+}
+
+impl Trainer<'_> {
+    /// The AdamW optimiser of this run's config.
+    pub fn optimizer(&self) -> ModuleOptimizer {
+        let c = &self.config;
+        AdamWConfig::new()
+            .with_beta_1(c.beta1 as f32)
+            .with_beta_2(c.beta2 as f32)
+            .with_epsilon(c.epsilon as f32)
+            .with_weight_decay(c.weight_decay as f32)
+            .init()
+    }
+
+    /// A freshly initialised state, seeded by the config.
+    pub fn fresh_state(&self) -> TrainState {
+        self.device.seed(self.config.seed);
+        TrainState {
+            model: self.model_config.init(&self.device),
+            optimizer: self.optimizer(),
+            step: 0,
+            rng: Rng::seed(self.config.seed ^ 0x6b69_6c6e),
+        }
+    }
+
+    /// The state saved in the latest checkpoint.
+    pub fn resume_state(&self) -> Result<TrainState, TrainError> {
+        let dir = self.checkpoints.as_ref().ok_or_else(|| TrainError::Invalid("no checkpoint folder given".into()))?;
+        let (path, saved) = dir.latest_state()?;
+        if saved.tokenizer_crc32.is_some() && self.tokenizer_crc32.is_some() && saved.tokenizer_crc32 != self.tokenizer_crc32 {
+            return Err(TrainError::Checkpoint {
+                path,
+                reason: "the tokenizer differs from the one this checkpoint was trained with".into(),
+            });
+        }
+        let config = serde_json::to_value(&self.model_config).expect("config serialises");
+        let loaded = dir.load(self.model_config.init(&self.device), &config, Some(self.optimizer()))?;
+        Ok(TrainState {
+            model: loaded.model,
+            optimizer: loaded.optimizer.expect("optimizer requested"),
+            step: loaded.state.step,
+            rng: loaded.state.rng,
+        })
+    }
+
+    /// Trains from `state` until `config.steps` updates are done.
+    pub fn fit(&self, mut state: TrainState, observer: &mut dyn TrainObserver) -> Result<TrainState, TrainError> {
+        let c = &self.config;
+        c.validate().map_err(TrainError::Invalid)?;
+        if self.model_config.vocab_size <= self.train.tokens().iter().copied().max().unwrap_or(0) as usize {
+            return Err(TrainError::Invalid("the data holds token ids beyond the model's vocabulary".into()));
+        }
+        let start = Instant::now();
+        let (mut window_start, mut window_tokens) = (Instant::now(), 0usize);
+        let end = self.stop_at.map_or(c.steps, |s| s.min(c.steps));
+        while state.step < end {
+            let lr = learning_rate(c, state.step);
+            let mut accumulator = GradientsAccumulator::<Transformer>::new();
+            let mut loss_sum = 0.0;
+            for _ in 0..c.grad_accum_steps {
+                let batch = self.train.random_batch(c.batch_size, c.seq_len, &mut state.rng, &self.device);
+                let loss = cross_entropy(state.model.forward(batch.inputs), batch.targets);
+                let scaled = loss.clone().div_scalar(c.grad_accum_steps as f64);
+                let grads = GradientsParams::from_grads(scaled.backward(), &state.model);
+                accumulator.accumulate(&state.model, grads);
+                loss_sum += loss.into_scalar::<f32>() as f64;
+            }
+            let loss = loss_sum / c.grad_accum_steps as f64;
+            let mut grads = accumulator.grads();
+            let grad_norm = clip_global_norm(&state.model, &mut grads, c.grad_clip);
+            if !loss.is_finite() || !grad_norm.is_finite() {
+                return Err(TrainError::NonFinite { step: state.step + 1, loss, grad_norm });
+            }
+            state.model = state.optimizer.step(lr, state.model, grads);
+            state.step += 1;
+            window_tokens += c.tokens_per_step();
+            let tokens_per_sec = window_tokens as f64 / window_start.elapsed().as_secs_f64().max(1e-9);
+            observer.on_step(state.step, loss, tokens_per_sec);
+
+            let last = state.step == end;
+            let eval = (state.step % c.eval_every == 0 || last).then(|| self.evaluate(&state.model));
+            if state.step % c.log_every == 0 || eval.is_some() {
+                observer.on_log(&LogRecord {
+                    step: state.step,
+                    loss,
+                    lr,
+                    grad_norm,
+                    tokens_per_sec,
+                    elapsed_sec: start.elapsed().as_secs_f64(),
+                    eval_loss: eval.map(|e| e.loss),
+                    eval_perplexity: eval.map(|e| e.perplexity),
+                });
+                (window_start, window_tokens) = (Instant::now(), 0);
+            }
+            if let Some(dir) = &self.checkpoints
+                && (state.step % c.checkpoint_every == 0 || last)
+            {
+                let path = dir.save(&state.model, &state.optimizer, self.checkpoint_state(&state))?;
+                observer.on_checkpoint(state.step, &path);
+            }
+        }
+        Ok(state)
+    }
+
+    /// Held-out loss and perplexity of `model` (evaluated without autodiff).
+    pub fn evaluate(&self, model: &Transformer) -> EvalMetrics {
+        let model = model.valid();
+        let device = self.device.clone().inner();
+        let c = &self.config;
+        evaluate(&model, self.valid, c.batch_size, c.seq_len, c.eval_batches, &device)
+    }
+
+    fn checkpoint_state(&self, state: &TrainState) -> CheckpointState {
+        CheckpointState {
+            format: 0,
+            step: state.step,
+            rng: state.rng.clone(),
+            model_config: serde_json::to_value(&self.model_config).expect("config serialises"),
+            tokenizer_crc32: self.tokenizer_crc32,
+            files: Vec::new(),
+        }
+    }
+}
+
+/// Mean next-token loss of `model` over consecutive windows of `data`.
+pub fn evaluate(
+    model: &Transformer,
+    data: &TokenData,
+    batch_size: usize,
+    seq_len: usize,
+    max_batches: usize,
+    device: &Device,
+) -> EvalMetrics {
+    let (mut nll, mut tokens) = (0.0, 0usize);
+    for batch in data.eval_batches(batch_size, seq_len, max_batches, device) {
+        let n = batch.targets.dims().iter().product::<usize>();
+        let loss: f32 = cross_entropy(model.forward(batch.inputs), batch.targets).into_scalar();
+        nll += loss as f64 * n as f64;
+        tokens += n;
+    }
+    let loss = nll / tokens.max(1) as f64;
+    EvalMetrics { loss, perplexity: loss.exp(), tokens }
+}
