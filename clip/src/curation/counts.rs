@@ -297,13 +297,25 @@ mod tests {
             "de\tKatze\t1\nen\tcat\t5\nen\tdog\t1\n"
         );
         std::fs::write(&b, "en\tdog\t1\nen\tcat\t3\n").unwrap();
-        let err = merge_files(&[a.clone(), b.clone()], &out).unwrap_err().to_string();
-        assert!(err.ends_with("b.tsv:2: not sorted by language then entry, or repeated"), "{err}");
+        let err = merge_files(&[a.clone(), b.clone()], &out)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.ends_with("b.tsv:2: not sorted by language then entry, or repeated"),
+            "{err}"
+        );
         std::fs::write(&b, "en\tcat\tmany\n").unwrap();
         let err = merge_files(&[a, b], &out).unwrap_err().to_string();
-        assert!(err.ends_with("b.tsv:1: count is not a positive integer"), "{err}");
+        assert!(
+            err.ends_with("b.tsv:1: count is not a positive integer"),
+            "{err}"
+        );
         // The failed merges left the earlier result intact.
-        assert!(std::fs::read_to_string(&out).unwrap().contains("en\tcat\t5"));
+        assert!(
+            std::fs::read_to_string(&out)
+                .unwrap()
+                .contains("en\tcat\t5")
+        );
     }
 
     #[test]
@@ -313,6 +325,9 @@ mod tests {
         let p = dir.path().join("c.tsv");
         std::fs::write(&p, "en\tcat\t1\nen\tcow\t1\n").unwrap();
         let err = Counts::read(&m, &p).unwrap_err().to_string();
-        assert!(err.ends_with("c.tsv:2: entry `cow` is not in the `en` metadata"), "{err}");
+        assert!(
+            err.ends_with("c.tsv:2: entry `cow` is not in the `en` metadata"),
+            "{err}"
+        );
     }
 }

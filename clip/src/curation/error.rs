@@ -40,7 +40,9 @@ pub enum Error {
     Automaton { lang: String, message: String },
     /// The global counts have no English entry, so `t_en` cannot be turned into the tail
     /// proportion that sets every other language's threshold (MetaCLIP 2 `global_count`).
-    #[error("the counts hold no English (`en`) matches: t_en cannot set the per-language thresholds")]
+    #[error(
+        "the counts hold no English (`en`) matches: t_en cannot set the per-language thresholds"
+    )]
     NoEnglishCounts,
     /// Drawing a plot failed.
     #[error("plotting {path}: {message}")]

@@ -74,10 +74,7 @@ pub fn open(path: &Path) -> Result<Box<dyn BufRead + Send>> {
 
 /// Reads the inputs in order and calls `sink` with each batch; stops at the first error of
 /// either.
-pub fn read_batches(
-    inputs: &[PathBuf],
-    mut sink: impl FnMut(Batch) -> Result<()>,
-) -> Result<()> {
+pub fn read_batches(inputs: &[PathBuf], mut sink: impl FnMut(Batch) -> Result<()>) -> Result<()> {
     for path in inputs {
         let mut reader = open(path)?;
         let mut line_no: u64 = 0;
@@ -134,8 +131,7 @@ mod tests {
         let plain = dir.path().join("a.jsonl");
         std::fs::write(&plain, b"one\r\ntwo\n\nthree").unwrap();
         let gz = dir.path().join("b.tsv.gz");
-        let mut enc =
-            flate2::write::GzEncoder::new(File::create(&gz).unwrap(), Default::default());
+        let mut enc = flate2::write::GzEncoder::new(File::create(&gz).unwrap(), Default::default());
         enc.write_all(b"x\ty\tz\n").unwrap();
         enc.finish().unwrap();
         let got = collect(&[plain, gz]);

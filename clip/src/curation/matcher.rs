@@ -31,7 +31,11 @@ pub fn spaced_entry(entry: &str) -> String {
         out.push(' ');
     }
     out.push_str(entry);
-    if entry.chars().next_back().is_some_and(|c| !is_cjk_or_similar(c)) {
+    if entry
+        .chars()
+        .next_back()
+        .is_some_and(|c| !is_cjk_or_similar(c))
+    {
         out.push(' ');
     }
     out
@@ -144,9 +148,7 @@ impl Matcher {
             Some(tag) => (Some(normalise_tag(tag)), false),
             None => (identify(text).map(str::to_owned), true),
         };
-        let lang = code
-            .and_then(|c| self.language_index(&c))
-            .or(self.other);
+        let lang = code.and_then(|c| self.language_index(&c)).or(self.other);
         Resolved { lang, identified }
     }
 
@@ -207,7 +209,10 @@ mod tests {
     fn whole_words_only_for_spaced_scripts() {
         let m = matcher(&[("en", &["cat", "hot dog", "dog", "a"])]);
         assert_eq!(m.matched_entries("en", "concatenate"), Vec::<&str>::new());
-        assert_eq!(sorted(m.matched_entries("en", "a hot dog")), ["a", "dog", "hot dog"]);
+        assert_eq!(
+            sorted(m.matched_entries("en", "a hot dog")),
+            ["a", "dog", "hot dog"]
+        );
         assert_eq!(m.matched_entries("en", "Cat"), Vec::<&str>::new());
     }
 
@@ -224,10 +229,7 @@ mod tests {
 
     #[test]
     fn cjk_and_thai_inside_longer_text() {
-        let m = matcher(&[
-            ("zh", &["东京", "东京塔", "塔"]),
-            ("th", &["แมว", "สีดำ"]),
-        ]);
+        let m = matcher(&[("zh", &["东京", "东京塔", "塔"]), ("th", &["แมว", "สีดำ"])]);
         assert_eq!(
             sorted(m.matched_entries("zh", "我在东京塔下拍照")),
             ["东京", "东京塔", "塔"]
@@ -250,7 +252,10 @@ mod tests {
     #[test]
     fn mixed_script_text_uses_its_language_only() {
         let m = matcher(&[("en", &["tokyo", "tower"]), ("ja", &["東京", "tokyo"])]);
-        assert_eq!(m.matched_entries("ja", "tokyo 東京タワー tower"), ["東京", "tokyo"]);
+        assert_eq!(
+            m.matched_entries("ja", "tokyo 東京タワー tower"),
+            ["東京", "tokyo"]
+        );
         assert_eq!(
             sorted(m.matched_entries("en", "tokyo 東京タワー tower")),
             ["tokyo", "tower"]
@@ -261,10 +266,22 @@ mod tests {
     fn resolve_tags_identification_and_other() {
         let m = matcher(&[("en", &["cat"]), ("de", &["Katze"])]);
         let en = m.language_index("en");
-        assert_eq!(m.resolve(Some("en-GB"), ""), Resolved { lang: en, identified: false });
+        assert_eq!(
+            m.resolve(Some("en-GB"), ""),
+            Resolved {
+                lang: en,
+                identified: false
+            }
+        );
         assert_eq!(m.resolve(Some("fr"), "chat").lang, None);
         let r = m.resolve(None, "the cat sat on the mat in the house of my friend");
-        assert_eq!(r, Resolved { lang: en, identified: true });
+        assert_eq!(
+            r,
+            Resolved {
+                lang: en,
+                identified: true
+            }
+        );
         let with_other = matcher(&[("en", &["cat"]), ("other", &["chat"])]);
         assert_eq!(
             with_other.resolve(Some("fr"), "").lang,
@@ -277,6 +294,9 @@ mod tests {
         let words: Vec<String> = (0..5000).map(|i| format!("w{i}")).collect();
         let refs: Vec<&str> = words.iter().map(String::as_str).collect();
         let m = matcher(&[("en", &refs)]);
-        assert_eq!(sorted(m.matched_entries("en", "w1 w42, w4999.")), ["w1", "w42", "w4999"]);
+        assert_eq!(
+            sorted(m.matched_entries("en", "w1 w42, w4999.")),
+            ["w1", "w42", "w4999"]
+        );
     }
 }

@@ -77,7 +77,10 @@ impl LanguageMetadata {
         let text = match std::str::from_utf8(&bytes) {
             Ok(text) => text,
             Err(e) => {
-                let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count();
+                let line = bytes[..e.valid_up_to()]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count();
                 return Err(Error::format(path, line as u64 + 1, "invalid UTF-8"));
             }
         };

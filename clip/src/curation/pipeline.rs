@@ -367,8 +367,16 @@ mod tests {
             .iter()
             .map(|&threads| {
                 let out = dir.path().join(format!("kept{threads}.tsv"));
-                let st = sample(&m, &sampler, &[p.clone()], &out, 0, Options { threads }, &NoProgress)
-                    .unwrap();
+                let st = sample(
+                    &m,
+                    &sampler,
+                    &[p.clone()],
+                    &out,
+                    0,
+                    Options { threads },
+                    &NoProgress,
+                )
+                .unwrap();
                 (st, std::fs::read(&out).unwrap())
             })
             .collect();

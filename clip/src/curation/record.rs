@@ -88,7 +88,10 @@ mod tests {
     #[test]
     fn json_with_string_or_number_id() {
         let r = parse_line(r#"{"id":"a1","lang":"en","text":"a cat","url":"x"}"#).unwrap();
-        assert_eq!((&*r.id, r.lang.as_deref(), &*r.text), ("a1", Some("en"), "a cat"));
+        assert_eq!(
+            (&*r.id, r.lang.as_deref(), &*r.text),
+            ("a1", Some("en"), "a cat")
+        );
         assert!(matches!(r.text, Cow::Borrowed(_)));
         let r = parse_line(r#" {"id": 17, "text": "caf\u00e9", "lang": null}"#).unwrap();
         assert_eq!((&*r.id, r.lang, &*r.text), ("17", None, "café"));
@@ -97,7 +100,10 @@ mod tests {
     #[test]
     fn tsv_keeps_tabs_in_text() {
         let r = parse_line("7\tde\tKatze\tim Garten").unwrap();
-        assert_eq!((&*r.id, r.lang.as_deref(), &*r.text), ("7", Some("de"), "Katze\tim Garten"));
+        assert_eq!(
+            (&*r.id, r.lang.as_deref(), &*r.text),
+            ("7", Some("de"), "Katze\tim Garten")
+        );
         let r = parse_line("7\t\tuntagged").unwrap();
         assert_eq!(r.lang, None);
     }
@@ -105,7 +111,10 @@ mod tests {
     #[test]
     fn malformed_lines() {
         assert_eq!(parse_line(r#"{"id":"a","lang":"en""#), Err(Malformed::Json));
-        assert_eq!(parse_line(r#"{"id":"a","lang":"en"}"#), Err(Malformed::Json));
+        assert_eq!(
+            parse_line(r#"{"id":"a","lang":"en"}"#),
+            Err(Malformed::Json)
+        );
         assert_eq!(parse_line(r#"{"id":[1],"text":"x"}"#), Err(Malformed::Json));
         assert_eq!(parse_line(r#"{"id":"a","text":3}"#), Err(Malformed::Json));
         assert_eq!(parse_line("only\ttwo"), Err(Malformed::Tsv));

@@ -71,7 +71,9 @@ mod tests {
             .filter(|i| Key::new(1, 0, &i.to_string()).uniform(3, 9) < 0.1)
             .count();
         assert!((below as f64 / n as f64 - 0.1).abs() < 0.01);
-        let idx = (0..n).filter(|i| Key::new(2, 0, &i.to_string()).index(0, 3) == 2).count();
+        let idx = (0..n)
+            .filter(|i| Key::new(2, 0, &i.to_string()).index(0, 3) == 2)
+            .count();
         assert!((idx as f64 / n as f64 - 1.0 / 3.0).abs() < 0.01);
     }
 }

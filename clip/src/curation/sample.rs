@@ -133,7 +133,13 @@ mod tests {
     use super::*;
 
     fn sampler(rule: Rule, probs: Vec<f64>) -> Sampler {
-        Sampler::new(Probabilities { per_lang: vec![probs] }, rule, 42)
+        Sampler::new(
+            Probabilities {
+                per_lang: vec![probs],
+            },
+            rule,
+            42,
+        )
     }
 
     fn m(entries: &[u32]) -> Matched {
