@@ -84,8 +84,7 @@ impl LanguageMetadata {
                 return Err(Error::format(path, line as u64 + 1, "invalid UTF-8"));
             }
         };
-        let lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
-        Self::from_entries(lang, lines, path)
+        Self::from_entries(lang, text.lines(), path)
     }
 }
 
