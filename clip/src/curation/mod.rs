@@ -33,6 +33,7 @@ pub mod report;
 mod rng;
 mod sample;
 pub mod script;
+mod words;
 
 pub use atomic::{AtomicFile, write_atomic};
 pub use balance::{
@@ -47,3 +48,4 @@ pub use pipeline::{LineStats, NoProgress, Options, Progress, SampleStats, count,
 pub use record::{Malformed, Record, parse_line};
 pub use rng::Key;
 pub use sample::{Image, Matched, OnlineCuration, Rule, Sampler};
+pub use words::WordIndex;

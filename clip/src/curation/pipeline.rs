@@ -140,7 +140,12 @@ impl LineStats {
                     Some(m) => {
                         self.matched += 1;
                         let lang = &matcher.languages()[m.lang as usize].lang;
-                        *self.matched_per_lang.entry(lang.clone()).or_default() += 1;
+                        match self.matched_per_lang.get_mut(lang) {
+                            Some(n) => *n += 1,
+                            None => {
+                                self.matched_per_lang.insert(lang.clone(), 1);
+                            }
+                        }
                     }
                     None if *no_metadata => self.no_metadata += 1,
                     None => self.unmatched += 1,
