@@ -182,7 +182,15 @@ impl Matcher {
     /// has none, the identified language of its text; a language without metadata falls back
     /// to the `other` list when there is one.
     pub fn resolve(&self, tag: Option<&str>, text: &str) -> Resolved {
-        let (code, identified) = match tag.map(str::trim).filter(|t| !t.is_empty()) {
+        let tag = tag.map(str::trim).filter(|t| !t.is_empty());
+        // Fast path: a tag that already is a metadata code needs no normalising.
+        if let Some(lang) = tag.and_then(|t| self.language_index(t)) {
+            return Resolved {
+                lang: Some(lang),
+                identified: false,
+            };
+        }
+        let (code, identified) = match tag {
             Some(tag) => (Some(normalise_tag(tag)), false),
             None => (identify(text).map(str::to_owned), true),
         };
