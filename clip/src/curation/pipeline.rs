@@ -361,8 +361,20 @@ mod tests {
         }
         std::fs::write(&p, s).unwrap();
         let m = matcher();
-        let one = count(&m, &[p.clone()], Options { threads: 1 }, &NoProgress).unwrap();
-        let two = count(&m, &[p.clone()], Options { threads: 2 }, &NoProgress).unwrap();
+        let one = count(
+            &m,
+            std::slice::from_ref(&p),
+            Options { threads: 1 },
+            &NoProgress,
+        )
+        .unwrap();
+        let two = count(
+            &m,
+            std::slice::from_ref(&p),
+            Options { threads: 2 },
+            &NoProgress,
+        )
+        .unwrap();
         assert_eq!(one, two);
         let probs = Probabilities {
             per_lang: vec![vec![0.5, 0.5, 0.5], vec![0.5, 0.5]],
@@ -375,7 +387,7 @@ mod tests {
                 let st = sample(
                     &m,
                     &sampler,
-                    &[p.clone()],
+                    std::slice::from_ref(&p),
                     &out,
                     0,
                     Options { threads },
