@@ -47,6 +47,19 @@ pub fn spaced_entry(entry: &str) -> String {
     out
 }
 
+/// Whether a spaced entry can occur in any `spacing()`-normalised text at all. `spacing()`
+/// puts a space on both sides of every `, . ; : ? ! `` ` ``, so a pattern in which such a
+/// mark touches a character other than a space (inside the pattern) never occurs: "U.S.",
+/// "e.g.", "Ph.D" cannot match. Leaving them out of the lookup structures changes no result
+/// (the reference keeps them in its automaton, where they never fire) and saves work.
+pub fn can_ever_match(spaced: &str) -> bool {
+    let b = spaced.as_bytes();
+    let last = b.len().saturating_sub(1);
+    b.iter().enumerate().all(|(i, c)| {
+        !b",.;:?!`".contains(c) || ((i == 0 || b[i - 1] == b' ') && (i == last || b[i + 1] == b' '))
+    })
+}
+
 /// The automaton and entries of one language.
 #[derive(Debug, Clone)]
 pub struct LanguageMatcher {
@@ -87,20 +100,19 @@ pub struct Scratch {
 
 impl LanguageMatcher {
     fn build(lang: &str, entries: &[String]) -> Result<Self> {
-        let both_padded = |e: &str| {
+        let (mut padded, mut unpadded_ids) = (Vec::new(), Vec::new());
+        for (i, e) in entries.iter().enumerate() {
             let spaced = spaced_entry(e);
-            spaced.len() == e.len() + 2
-        };
-        let words = WordIndex::new(
-            entries
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| both_padded(e))
-                .map(|(i, e)| (i as u32, e.as_str())),
-        );
-        let unpadded_ids: Vec<u32> = (0..entries.len() as u32)
-            .filter(|&i| !both_padded(&entries[i as usize]))
-            .collect();
+            if !can_ever_match(&spaced) {
+                continue;
+            }
+            if spaced.len() == e.len() + 2 {
+                padded.push((i as u32, e.as_str()));
+            } else {
+                unpadded_ids.push(i as u32);
+            }
+        }
+        let words = WordIndex::new(padded.iter().copied());
         let automaton = if unpadded_ids.is_empty() {
             None
         } else {
@@ -249,6 +261,18 @@ mod tests {
         assert_eq!(spaced_entry("$5"), "$5 ");
         // Kana is not in the reference's CJK ranges, so kana entries are padded.
         assert_eq!(spaced_entry("ねこ"), " ねこ ");
+    }
+
+    #[test]
+    fn entries_that_spacing_makes_impossible() {
+        assert!(!can_ever_match(" U.S. "));
+        assert!(!can_ever_match(" e.g "));
+        assert!(can_ever_match(" x ,"));
+        assert!(can_ever_match(" a . b "));
+        assert!(!can_ever_match(":)"));
+        assert!(can_ever_match("?"));
+        let m = matcher(&[("en", &["x ,", "U.S.", "a . b"])]);
+        assert_eq!(m.matched_entries("en", "x, a.b U.S."), ["x ,", "a . b"]);
     }
 
     #[test]

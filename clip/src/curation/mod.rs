@@ -42,7 +42,9 @@ pub use balance::{
 pub use counts::{CountLine, Counts, CountsReader, merge_files, write_lines};
 pub use error::{Error, Result};
 pub use input::open as open_input;
-pub use matcher::{LanguageMatcher, Matcher, OTHER, Resolved, Scratch, spaced_entry};
+pub use matcher::{
+    LanguageMatcher, Matcher, OTHER, Resolved, Scratch, can_ever_match, spaced_entry,
+};
 pub use metadata::{LanguageMetadata, MAX_ENTRY_CHARS, Metadata};
 pub use pipeline::{LineStats, NoProgress, Options, Progress, SampleStats, count, sample};
 pub use record::{Malformed, Record, parse_line};

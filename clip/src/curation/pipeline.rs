@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
 
 use rayon::prelude::*;
@@ -88,7 +89,21 @@ enum Outcome {
     },
 }
 
-fn classify(matcher: &Matcher, line: &[u8], scratch: &mut Scratch, keep_id: bool) -> Outcome {
+/// What a worker does with a matched record's entry ids.
+#[derive(Clone, Copy)]
+enum Mode<'a> {
+    /// Add them to shared counts; the outcome carries no ids (no allocation per line).
+    Count(&'a [Vec<AtomicU64>]),
+    /// Keep them, and the record's id, for sampling.
+    Sample,
+}
+
+fn classify(
+    matcher: &Matcher,
+    line: &[u8],
+    (scratch, ids): &mut (Scratch, Vec<u32>),
+    mode: Mode<'_>,
+) -> Outcome {
     let Ok(line) = std::str::from_utf8(line) else {
         return Outcome::InvalidUtf8;
     };
@@ -99,10 +114,9 @@ fn classify(matcher: &Matcher, line: &[u8], scratch: &mut Scratch, keep_id: bool
         return Outcome::Malformed;
     };
     let resolved = matcher.resolve(rec.lang.as_deref(), &rec.text);
-    let id = if keep_id {
-        rec.id.into_owned()
-    } else {
-        String::new()
+    let id = match mode {
+        Mode::Sample => rec.id.into_owned(),
+        Mode::Count(_) => String::new(),
     };
     let Some(lang) = resolved.lang else {
         return Outcome::Record {
@@ -112,12 +126,21 @@ fn classify(matcher: &Matcher, line: &[u8], scratch: &mut Scratch, keep_id: bool
             no_metadata: true,
         };
     };
-    let mut entries = Vec::new();
-    matcher.find(lang, &rec.text, scratch, &mut entries);
+    matcher.find(lang, &rec.text, scratch, ids);
+    let entries = match mode {
+        Mode::Count(counts) => {
+            let counts = &counts[lang as usize];
+            for &e in ids.iter() {
+                counts[e as usize].fetch_add(1, Ordering::Relaxed);
+            }
+            Vec::new()
+        }
+        Mode::Sample => ids.clone(),
+    };
     Outcome::Record {
         id,
         identified: resolved.identified,
-        matched: (!entries.is_empty()).then_some(Matched { lang, entries }),
+        matched: (!ids.is_empty()).then_some(Matched { lang, entries }),
         no_metadata: false,
     }
 }
@@ -162,7 +185,7 @@ fn scan(
     inputs: &[PathBuf],
     opts: Options,
     progress: &dyn Progress,
-    keep_id: bool,
+    mode: Mode<'_>,
     mut consume: impl FnMut(&Batch, Vec<Outcome>) -> Result<()>,
 ) -> Result<()> {
     let pool = rayon::ThreadPoolBuilder::new()
@@ -183,8 +206,8 @@ fn scan(
             let outcomes = pool.install(|| {
                 (0..batch.len())
                     .into_par_iter()
-                    .map_init(Scratch::default, |scratch, i| {
-                        classify(matcher, batch.line(i), scratch, keep_id)
+                    .map_init(Default::default, |scratch, i| {
+                        classify(matcher, batch.line(i), scratch, mode)
                     })
                     .collect::<Vec<_>>()
             });
@@ -206,21 +229,30 @@ pub fn count(
     opts: Options,
     progress: &dyn Progress,
 ) -> Result<(Counts, LineStats)> {
-    let mut counts = Counts::zeros(matcher);
+    let atomic: Vec<Vec<AtomicU64>> = matcher
+        .languages()
+        .iter()
+        .map(|l| (0..l.entries.len()).map(|_| AtomicU64::new(0)).collect())
+        .collect();
     let mut stats = LineStats::default();
-    scan(matcher, inputs, opts, progress, false, |_, outcomes| {
-        for o in &outcomes {
-            stats.note(matcher, o);
-            if let Outcome::Record {
-                matched: Some(m), ..
-            } = o
-            {
-                counts.add(m.lang, &m.entries);
+    scan(
+        matcher,
+        inputs,
+        opts,
+        progress,
+        Mode::Count(&atomic),
+        |_, outcomes| {
+            for o in &outcomes {
+                stats.note(matcher, o);
             }
-        }
-        Ok(())
-    })?;
-    Ok((counts, stats))
+            Ok(())
+        },
+    )?;
+    let per_lang = atomic
+        .into_iter()
+        .map(|l| l.into_iter().map(AtomicU64::into_inner).collect())
+        .collect();
+    Ok((Counts { per_lang }, stats))
 }
 
 /// The alt-texts of the image being read: runs of records with one id.
@@ -276,23 +308,30 @@ pub fn sample(
         lines: Vec::new(),
     };
     let mut started = false;
-    scan(matcher, inputs, opts, progress, true, |batch, outcomes| {
-        for (i, o) in outcomes.into_iter().enumerate() {
-            stats.lines.note(matcher, &o);
-            let Outcome::Record { id, matched, .. } = o else {
-                continue;
-            };
-            if !started || id != group.id {
-                group.flush(matcher, sampler, epoch, &mut writer, &mut stats)?;
-                group.id = id;
-                started = true;
+    scan(
+        matcher,
+        inputs,
+        opts,
+        progress,
+        Mode::Sample,
+        |batch, outcomes| {
+            for (i, o) in outcomes.into_iter().enumerate() {
+                stats.lines.note(matcher, &o);
+                let Outcome::Record { id, matched, .. } = o else {
+                    continue;
+                };
+                if !started || id != group.id {
+                    group.flush(matcher, sampler, epoch, &mut writer, &mut stats)?;
+                    group.id = id;
+                    started = true;
+                }
+                if let Some(m) = matched {
+                    group.lines.push((batch.line(i).to_vec(), m));
+                }
             }
-            if let Some(m) = matched {
-                group.lines.push((batch.line(i).to_vec(), m));
-            }
-        }
-        Ok(())
-    })?;
+            Ok(())
+        },
+    )?;
     group.flush(matcher, sampler, epoch, &mut writer, &mut stats)?;
     writer.commit()?;
     Ok(stats)
