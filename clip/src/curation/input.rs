@@ -74,15 +74,24 @@ pub fn open(path: &Path) -> Result<Box<dyn BufRead + Send>> {
 
 /// Reads the inputs in order and calls `sink` with each batch; stops at the first error of
 /// either.
-pub fn read_batches(inputs: &[PathBuf], mut sink: impl FnMut(Batch) -> Result<()>) -> Result<()> {
+pub fn read_batches(inputs: &[PathBuf], sink: impl FnMut(Batch) -> Result<()>) -> Result<()> {
+    read_batches_into(inputs, Batch::default, sink)
+}
+
+/// [`read_batches`], filling batches that `fresh` hands out (cleared first), so that a caller
+/// can recycle the buffers of batches it is done with instead of allocating new ones.
+pub fn read_batches_into(
+    inputs: &[PathBuf],
+    mut fresh: impl FnMut() -> Batch,
+    mut sink: impl FnMut(Batch) -> Result<()>,
+) -> Result<()> {
     for path in inputs {
         let mut reader = open(path)?;
         let mut line_no: u64 = 0;
         loop {
-            let mut batch = Batch {
-                data: Vec::with_capacity(BATCH_BYTES / 4),
-                ends: Vec::with_capacity(BATCH_LINES),
-            };
+            let mut batch = fresh();
+            batch.data.clear();
+            batch.ends.clear();
             while batch.ends.len() < BATCH_LINES && batch.data.len() < BATCH_BYTES {
                 let n = reader
                     .read_until(b'\n', &mut batch.data)

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{channel, sync_channel};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::atomic::AtomicFile;
 use super::counts::Counts;
 use super::error::{Error, Result};
-use super::input::{Batch, read_batches};
+use super::input::{Batch, read_batches_into};
 use super::matcher::{Matcher, Scratch};
 use super::record::parse_line;
 use super::sample::{Matched, Sampler};
@@ -186,7 +186,7 @@ fn scan(
     opts: Options,
     progress: &dyn Progress,
     mode: Mode<'_>,
-    mut consume: impl FnMut(&Batch, Vec<Outcome>) -> Result<()>,
+    mut consume: impl FnMut(&Batch, &mut Vec<Outcome>) -> Result<()>,
 ) -> Result<()> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads)
@@ -194,28 +194,36 @@ fn scan(
         .map_err(|e| Error::Invalid(format!("thread pool: {e}")))?;
     std::thread::scope(|s| {
         let (tx, rx) = sync_channel::<Batch>(2);
+        // Batches go back to the reader once consumed, so their buffers are reused.
+        let (free_tx, free_rx) = channel::<Batch>();
         // A send fails only once the consumer below has stopped on an error of its own.
         let reader = s.spawn(move || {
-            read_batches(inputs, |b| {
-                tx.send(b)
-                    .map_err(|_| Error::Invalid("consumer stopped".into()))
-            })
+            read_batches_into(
+                inputs,
+                || free_rx.try_recv().unwrap_or_default(),
+                |b| {
+                    tx.send(b)
+                        .map_err(|_| Error::Invalid("consumer stopped".into()))
+                },
+            )
         });
         let mut result = Ok(());
+        let mut outcomes = Vec::new();
         for batch in rx {
-            let outcomes = pool.install(|| {
+            pool.install(|| {
                 (0..batch.len())
                     .into_par_iter()
                     .map_init(Default::default, |scratch, i| {
                         classify(matcher, batch.line(i), scratch, mode)
                     })
-                    .collect::<Vec<_>>()
+                    .collect_into_vec(&mut outcomes)
             });
-            if let Err(e) = consume(&batch, outcomes) {
+            if let Err(e) = consume(&batch, &mut outcomes) {
                 result = Err(e);
                 break;
             }
             progress.advance(batch.len() as u64, batch.bytes() as u64);
+            let _ = free_tx.send(batch);
         }
         let read = reader.join().expect("reader thread panicked");
         result.and(read)
@@ -242,7 +250,7 @@ pub fn count(
         progress,
         Mode::Count(&atomic),
         |_, outcomes| {
-            for o in &outcomes {
+            for o in outcomes.iter() {
                 stats.note(matcher, o);
             }
             Ok(())
@@ -315,7 +323,7 @@ pub fn sample(
         progress,
         Mode::Sample,
         |batch, outcomes| {
-            for (i, o) in outcomes.into_iter().enumerate() {
+            for (i, o) in outcomes.drain(..).enumerate() {
                 stats.lines.note(matcher, &o);
                 let Outcome::Record { id, matched, .. } = o else {
                     continue;
