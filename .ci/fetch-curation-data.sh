@@ -46,10 +46,13 @@ if [ ! -f "$D/npm/.done-emojibase" ]; then
   touch "$D/npm/.done-emojibase"
 fi
 
-if [ ! -f "$D/metadata/.done" ] || [ "${KILN_REBUILD_METADATA:-0}" = 1 ]; then
+# Rebuild the metadata whenever the builder's code changes (the stamp holds its hash).
+stamp=$(cat "$ROOT"/clip/src/curation/build/*.rs "$ROOT"/clip/src/curation/metadata.rs \
+        "$ROOT"/clip/src/curation/lang.rs | sha256sum | cut -c1-16)
+if [ "$(cat "$D/metadata/.done" 2>/dev/null)" != "$stamp" ] || [ "${KILN_REBUILD_METADATA:-0}" = 1 ]; then
   CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kiln/target-clip}" \
     cargo run --quiet --manifest-path "$ROOT/clip/Cargo.toml" --example build_metadata -- \
     --sources "$D" --out "$D/metadata"
-  touch "$D/metadata/.done"
+  echo "$stamp" > "$D/metadata/.done"
 fi
 echo "curation data ready in $D"
