@@ -107,6 +107,8 @@ fn classify(
     let Ok(line) = std::str::from_utf8(line) else {
         return Outcome::InvalidUtf8;
     };
+    // A byte-order mark (first line of some files) is not part of the record.
+    let line = line.strip_prefix('\u{feff}').unwrap_or(line);
     if line.trim().is_empty() {
         return Outcome::Empty;
     }
@@ -368,7 +370,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("shard.jsonl");
         let mut data = Vec::new();
-        data.extend_from_slice(b"{\"id\":1,\"lang\":\"en\",\"text\":\"a black cat\"}\n");
+        data.extend_from_slice(
+            "\u{feff}{\"id\":1,\"lang\":\"en\",\"text\":\"a black cat\"}\n".as_bytes(),
+        );
         data.extend_from_slice(b"\n   \n");
         data.extend_from_slice(b"{\"id\":2,\"lang\":\"en\",\"text\":\"bad \xff utf8\"}\n");
         data.extend_from_slice(b"{\"id\":3,\"lang\":\"en\"\n");
