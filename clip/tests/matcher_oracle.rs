@@ -25,12 +25,29 @@ fn string(alphabet: &'static [char], max: usize) -> impl Strategy<Value = String
         .prop_map(|c| c.into_iter().collect())
 }
 
+/// Texts made of pieces that are often whole entries (so multi-word and overlapping matches
+/// happen), random strings, and separators.
+fn texts_from(entries: Vec<String>) -> impl Strategy<Value = (Vec<String>, Vec<String>)> {
+    let piece = prop_oneof![
+        3 => prop::sample::select(entries.clone()),
+        1 => string(TEXT_CHARS, 6),
+    ];
+    let sep = prop::sample::select(&[" ", " ", "  ", ", ", "", "。", ".", "\t"][..]);
+    let text = prop::collection::vec((piece, sep), 0..8).prop_map(|parts| {
+        parts
+            .into_iter()
+            .flat_map(|(p, s)| [p, s.to_owned()])
+            .collect::<String>()
+    });
+    (Just(entries), prop::collection::vec(text, 1..10))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]
     #[test]
     fn matcher_equals_brute_force(
-        entries in prop::collection::vec(string(ENTRY_CHARS, 6), 1..40),
-        texts in prop::collection::vec(string(TEXT_CHARS, 40), 1..10),
+        (entries, texts) in prop::collection::vec(string(ENTRY_CHARS, 7), 1..40)
+            .prop_flat_map(texts_from),
     ) {
         let lang = LanguageMetadata::from_entries("xx", entries.iter(), Path::new("t")).unwrap();
         let m = Matcher::new(&Metadata::from_languages(vec![lang.clone()])).unwrap();
