@@ -33,7 +33,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let matcher = Matcher::new(&Metadata::from_languages(vec![lang.clone()])).expect("builds");
     let mut spaced = String::new();
-    for text in texts.split('\u{1}').take(16) {
+    // The given texts, and the entries themselves joined by the text's first piece, so that
+    // multi-word and overlapping matches are exercised as well.
+    let joined = entries.join(texts.split('\u{1}').next().unwrap_or(" "));
+    for text in texts.split('\u{1}').take(16).chain([joined.as_str()]) {
         normalise_into(text, &mut spaced);
         assert!(spaced.starts_with(' ') && spaced.ends_with(' '));
         assert!(!spaced.contains(['\t', '\n', '\r']));
