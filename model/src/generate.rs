@@ -60,7 +60,7 @@ pub fn generate(
         );
         let logits = model.forward_cached(tokens, &mut cache);
         let last = logits.slice_dim(1, input.len() - 1..input.len());
-        let row: Vec<f32> = last.into_data().convert::<f32>().to_vec().expect("f32 logits");
+        let row: Vec<f32> = last.into_data().try_into_vec_as::<f32>().expect("f32 logits");
         let next = config.sampling.sample(&row, &mut rng) as u32;
         out.push(next);
         on_token(next);
@@ -98,7 +98,7 @@ mod tests {
         for &want in &got {
             let n = seq.len();
             let logits = model.forward(Tensor::from_data(TensorData::new(seq.clone(), [1, n]), &device));
-            let row: Vec<f32> = logits.slice_dim(1, n - 1..n).into_data().to_vec().unwrap();
+            let row: Vec<f32> = logits.slice_dim(1, n - 1..n).into_data().try_into_vec_as().unwrap();
             assert_eq!(crate::sampling::argmax(&row) as u32, want);
             seq.push(want as i64);
         }

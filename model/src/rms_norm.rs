@@ -53,7 +53,7 @@ mod tests {
         let device = Device::flex();
         let norm = RmsNormConfig::new(4).with_epsilon(0.0).init(&device);
         let x = Tensor::<2>::from_floats([[1.0, -1.0, 1.0, -1.0], [2.0, 2.0, 2.0, 2.0]], &device);
-        let y: Vec<f32> = norm.forward(x).into_data().to_vec().unwrap();
+        let y: Vec<f32> = norm.forward(x).into_data().try_into_vec_as().unwrap();
         let want = [1.0, -1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0];
         for (a, b) in y.iter().zip(want) {
             assert!((a - b).abs() < 1e-6, "{y:?}");

@@ -81,10 +81,10 @@ mod tests {
         let rope = RotaryEmbedding::new(8, 0..5, 10000.0, &device);
         let x = Tensor::<4>::random([1, 2, 5, 8], burn::tensor::Distribution::Default, &device);
         let y = rope.apply(x.clone());
-        let first: Vec<f32> = (x.clone().slice_dim(2, 0..1) - y.clone().slice_dim(2, 0..1)).abs().into_data().to_vec().unwrap();
+        let first: Vec<f32> = (x.clone().slice_dim(2, 0..1) - y.clone().slice_dim(2, 0..1)).abs().into_data().try_into_vec_as().unwrap();
         assert!(first.iter().all(|v| *v < 1e-6));
-        let nx: Vec<f32> = x.square().sum_dim(3).into_data().to_vec().unwrap();
-        let ny: Vec<f32> = y.square().sum_dim(3).into_data().to_vec().unwrap();
+        let nx: Vec<f32> = x.square().sum_dim(3).into_data().try_into_vec_as().unwrap();
+        let ny: Vec<f32> = y.square().sum_dim(3).into_data().try_into_vec_as().unwrap();
         for (a, b) in nx.iter().zip(&ny) {
             assert!((a - b).abs() < 1e-5);
         }

@@ -85,7 +85,7 @@ fn logits_and_loss_match_pytorch() {
             load_formula_weights(&mut model, &device);
             let input = Tensor::<2, Int>::from_data(TensorData::new(flat.clone(), [batch, seq]), &device);
             let logits = model.forward(input.clone());
-            let got: Vec<f32> = logits.clone().into_data().convert::<f32>().to_vec().unwrap();
+            let got: Vec<f32> = logits.clone().into_data().try_into_vec_as::<f32>().unwrap();
             let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
             assert!(worst < 1e-4, "{case} on {backend}: logits differ from PyTorch by {worst}");
 

@@ -2,6 +2,7 @@
 //! library crates below it never print.
 
 mod corpus;
+mod curate;
 mod device;
 mod eval;
 mod generate;
@@ -30,6 +31,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Tokenizer tools.
     Tokenizer(tokenizer::TokenizerArgs),
+    /// MetaCLIP 2 worldwide curation: metadata, count, merge, sample, report.
+    Curate(curate::CurateArgs),
 }
 
 /// Runs the parsed command.
@@ -39,6 +42,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Generate(args) => generate::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Tokenizer(args) => tokenizer::run(args),
+        Command::Curate(args) => curate::run(args),
     }
 }
 

@@ -150,7 +150,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     println!("held-out loss {:.4}, perplexity {:.2}", eval.loss, eval.perplexity);
     println!("unigram baseline (same tokenizer): loss {unigram:.4}, perplexity {:.2}", unigram.exp());
 
-    let model = burn::module::AutodiffModule::valid(&state.model);
+    let model = burn::module::Module::valid(&state.model);
     let prompt = "The hacker";
     let request = GenerateConfig {
         max_new_tokens: 60,

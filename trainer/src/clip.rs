@@ -71,7 +71,7 @@ mod tests {
         let b2 = grads.get::<1>(layer.bias.as_ref().unwrap().id).unwrap();
         let after = (w2.clone().square().sum() + b2.square().sum()).into_scalar::<f32>().sqrt();
         assert!((after - 1.0).abs() < 1e-4, "{after}");
-        let ratio: Vec<f32> = (w2 / w).into_data().to_vec().unwrap();
+        let ratio: Vec<f32> = (w2 / w).into_data().try_into_vec_as().unwrap();
         assert!(ratio.iter().all(|r| (r - ratio[0]).abs() < 1e-5));
     }
 }

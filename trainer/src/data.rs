@@ -106,8 +106,8 @@ mod tests {
         let device = Device::flex();
         let data = TokenData::new((0..50).collect(), 8, "text").unwrap();
         let b = data.random_batch(4, 8, &mut Rng::seed(1), &device);
-        let i: Vec<i64> = b.inputs.into_data().to_vec().unwrap();
-        let t: Vec<i64> = b.targets.into_data().to_vec().unwrap();
+        let i: Vec<i64> = b.inputs.into_data().try_into_vec_as().unwrap();
+        let t: Vec<i64> = b.targets.into_data().try_into_vec_as().unwrap();
         for (a, b) in i.iter().zip(&t) {
             assert_eq!(a + 1, *b);
         }
@@ -119,7 +119,7 @@ mod tests {
         let data = TokenData::new((0..35).collect(), 8, "text").unwrap();
         let batches = data.eval_batches(3, 8, 0, &device);
         assert_eq!(batches.len(), 2);
-        let first: Vec<i64> = batches[0].inputs.clone().into_data().to_vec().unwrap();
+        let first: Vec<i64> = batches[0].inputs.clone().into_data().try_into_vec_as().unwrap();
         assert_eq!(&first[..9], &[0, 1, 2, 3, 4, 5, 6, 7, 8]);
         assert_eq!(batches[1].inputs.dims(), [1, 8]);
     }
