@@ -22,7 +22,9 @@ struct Scratch {
 
 impl Scratch {
     fn new() -> Self {
-        let s = Self { dir: tempfile::tempdir().unwrap() };
+        let s = Self {
+            dir: tempfile::tempdir().unwrap(),
+        };
         std::fs::write(s.path("text.txt"), sample_text()).unwrap();
         s
     }
@@ -36,8 +38,16 @@ impl Scratch {
         let path = self.path(name);
         let base = r#""steps": 12, "batch_size": 4, "seq_len": 32, "warmup_steps": 2, "log_every": 1,
                       "eval_every": 6, "eval_batches": 2, "checkpoint_every": 3, "seed": 7"#;
-        let train = if train.is_empty() { base.to_owned() } else { format!("{base}, {train}") };
-        std::fs::write(&path, format!(r#"{{"model": "tiny", "train": {{{train}}}}}"#)).unwrap();
+        let train = if train.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}, {train}")
+        };
+        std::fs::write(
+            &path,
+            format!(r#"{{"model": "tiny", "train": {{{train}}}}}"#),
+        )
+        .unwrap();
         path
     }
 }
@@ -53,26 +63,61 @@ fn kiln(args: &[&str], env: &[(&str, &str)]) -> Output {
 
 fn ok(out: &Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "kiln failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "kiln failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     stdout
 }
 
 /// Asserts a clean failure: non-zero exit, no panic, one `error:` line naming `needle`.
 fn fails_with(out: &Output, needle: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "expected failure, got success: {stderr}");
+    assert!(
+        !out.status.success(),
+        "expected failure, got success: {stderr}"
+    );
     assert_eq!(out.status.code(), Some(1), "not a clean exit: {stderr}");
     assert!(!stderr.contains("panicked"), "panicked: {stderr}");
-    let line = stderr.lines().find(|l| l.starts_with("error: ")).unwrap_or_else(|| panic!("no error line: {stderr}"));
-    assert!(line.contains(needle), "error line {line:?} does not mention {needle:?}");
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line: {stderr}"));
+    assert!(
+        line.contains(needle),
+        "error line {line:?} does not mention {needle:?}"
+    );
 }
 
 fn train(s: &Scratch, out: &Path, config: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
     let text = s.path("text.txt");
     let mut args = vec!["train", "--device", "cpu", "--out", out.to_str().unwrap()];
-    args.extend(["--config", config.to_str().unwrap(), "--data", text.to_str().unwrap()]);
+    args.extend([
+        "--config",
+        config.to_str().unwrap(),
+        "--data",
+        text.to_str().unwrap(),
+    ]);
     args.extend(extra);
     kiln(&args, env)
+}
+
+fn train_on(s: &Scratch, device: &str, out: &Path, config: &Path, env: &[(&str, &str)]) -> Output {
+    let text = s.path("text.txt");
+    let args = [
+        "train",
+        "--device",
+        device,
+        "--out",
+        out.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ];
+    kiln(
+        &[&args[..], &["--data", text.to_str().unwrap()]].concat(),
+        env,
+    )
 }
 
 fn losses(run: &Path) -> Vec<(usize, f64)> {
@@ -81,7 +126,10 @@ fn losses(run: &Path) -> Vec<(usize, f64)> {
         .lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            (v["step"].as_u64().unwrap() as usize, v["loss"].as_f64().unwrap())
+            (
+                v["step"].as_u64().unwrap() as usize,
+                v["loss"].as_f64().unwrap(),
+            )
         })
         .collect()
 }
@@ -95,14 +143,30 @@ fn resumed_run_matches_the_uninterrupted_one() {
     let paused = s.path("paused");
     let out = ok(&train(&s, &paused, &config, &["--stop-at", "5"], &[]));
     assert!(out.contains("paused at step 5"), "{out}");
-    let out = ok(&kiln(&["train", "--device", "cpu", "--out", paused.to_str().unwrap(), "--resume"], &[]));
+    let out = ok(&kiln(
+        &[
+            "train",
+            "--device",
+            "cpu",
+            "--out",
+            paused.to_str().unwrap(),
+            "--resume",
+        ],
+        &[],
+    ));
     assert!(out.contains("resuming at step 5"), "{out}");
 
     let (a, b) = (losses(&straight), losses(&paused));
     assert_eq!(a.len(), 12);
-    assert_eq!(a.iter().map(|x| x.0).collect::<Vec<_>>(), b.iter().map(|x| x.0).collect::<Vec<_>>());
+    assert_eq!(
+        a.iter().map(|x| x.0).collect::<Vec<_>>(),
+        b.iter().map(|x| x.0).collect::<Vec<_>>()
+    );
     for ((step, la), (_, lb)) in a.iter().zip(&b) {
-        assert!((la - lb).abs() < 1e-5, "step {step}: straight {la} vs resumed {lb}");
+        assert!(
+            (la - lb).abs() < 1e-5,
+            "step {step}: straight {la} vs resumed {lb}"
+        );
     }
     assert!(straight.join("loss.png").is_file());
 }
@@ -113,19 +177,36 @@ fn a_run_killed_while_checkpointing_resumes_from_the_previous_checkpoint() {
     let config = s.config("run.json", "");
     let run = s.path("run");
     // Abort the process half-way through writing step 6's checkpoint.
-    let out = train(&s, &run, &config, &[], &[("KILN_FAULT_ABORT_IN_CHECKPOINT", "6")]);
+    let out = train(
+        &s,
+        &run,
+        &config,
+        &[],
+        &[("KILN_FAULT_ABORT_IN_CHECKPOINT", "6")],
+    );
     assert!(!out.status.success());
     let run_arg = run.to_str().unwrap();
     let out = ok(&kiln(&["eval", "--device", "cpu", "--run", run_arg], &[]));
-    assert!(out.contains("step 3"), "the previous checkpoint (step 3) loads: {out}");
-    let out = ok(&kiln(&["train", "--device", "cpu", "--out", run_arg, "--resume"], &[]));
+    assert!(
+        out.contains("step 3"),
+        "the previous checkpoint (step 3) loads: {out}"
+    );
+    let out = ok(&kiln(
+        &["train", "--device", "cpu", "--out", run_arg, "--resume"],
+        &[],
+    ));
     assert!(out.contains("resuming at step 3"), "{out}");
     assert_eq!(losses(&run).last().unwrap().0, 12);
     // The resumed run equals an uninterrupted one.
     let straight = s.path("straight");
     ok(&train(&s, &straight, &config, &[], &[]));
     let (a, b) = (losses(&straight), losses(&run));
-    assert!((a[11].1 - b[11].1).abs() < 1e-5, "{:?} vs {:?}", a[11], b[11]);
+    assert!(
+        (a[11].1 - b[11].1).abs() < 1e-5,
+        "{:?} vs {:?}",
+        a[11],
+        b[11]
+    );
 }
 
 #[test]
@@ -133,10 +214,23 @@ fn generate_streams_a_seeded_continuation() {
     let s = Scratch::new();
     let run = s.path("run");
     ok(&train(&s, &run, &s.config("run.json", ""), &[], &[]));
-    let args = ["generate", "--device", "cpu", "--run", run.to_str().unwrap(), "--prompt", "The hack", "--max-tokens", "20"];
+    let args = [
+        "generate",
+        "--device",
+        "cpu",
+        "--run",
+        run.to_str().unwrap(),
+        "--prompt",
+        "The hack",
+        "--max-tokens",
+        "20",
+    ];
     let a = ok(&kiln(&args, &[]));
     let b = ok(&kiln(&args, &[]));
-    assert!(a.starts_with("The hack") && a.len() > "The hack".len() + 5, "{a}");
+    assert!(
+        a.starts_with("The hack") && a.len() > "The hack".len() + 5,
+        "{a}"
+    );
     assert_eq!(a, b, "same seed, same text");
     let greedy = [&args[..], &["--temperature", "0"]].concat();
     ok(&kiln(&greedy, &[]));
@@ -148,7 +242,15 @@ fn bad_data_is_a_clear_error() {
     let config = s.config("run.json", "");
     let run = s.path("run");
     let text = |args: &[&str]| {
-        let mut all = vec!["train", "--device", "cpu", "--out", run.to_str().unwrap(), "--config", config.to_str().unwrap()];
+        let mut all = vec![
+            "train",
+            "--device",
+            "cpu",
+            "--out",
+            run.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ];
         all.extend(args);
         kiln(&all, &[])
     };
@@ -159,11 +261,17 @@ fn bad_data_is_a_clear_error() {
     let folder = s.path("images");
     std::fs::create_dir(&folder).unwrap();
     std::fs::write(folder.join("a.png"), [0u8, 1, 2]).unwrap();
-    fails_with(&text(&["--data", folder.to_str().unwrap()]), "no .txt files");
+    fails_with(
+        &text(&["--data", folder.to_str().unwrap()]),
+        "no .txt files",
+    );
     let binary = s.path("binary.txt");
     std::fs::write(&binary, [b'a', 0xff, 0xfe, b'b']).unwrap();
     fails_with(&text(&["--data", binary.to_str().unwrap()]), "not UTF-8");
-    assert!(!run.join("config.json").exists(), "nothing written for a failed start");
+    assert!(
+        !run.join("config.json").exists(),
+        "nothing written for a failed start"
+    );
 }
 
 #[test]
@@ -173,9 +281,15 @@ fn malformed_config_is_a_clear_error() {
     std::fs::write(&bad, "{\"model\": \"tiny\", ").unwrap();
     fails_with(&train(&s, &s.path("a"), &bad, &[], &[]), "bad.json");
     std::fs::write(&bad, r#"{"model": "huge"}"#).unwrap();
-    fails_with(&train(&s, &s.path("b"), &bad, &[], &[]), "unknown model preset");
+    fails_with(
+        &train(&s, &s.path("b"), &bad, &[], &[]),
+        "unknown model preset",
+    );
     std::fs::write(&bad, r#"{"model": "tiny", "train": {"steps": 0}}"#).unwrap();
-    fails_with(&train(&s, &s.path("c"), &bad, &[], &[]), "steps must be positive");
+    fails_with(
+        &train(&s, &s.path("c"), &bad, &[], &[]),
+        "steps must be positive",
+    );
 }
 
 #[test]
@@ -203,34 +317,77 @@ fn damaged_checkpoints_and_wrong_tokenizers_are_clear_errors() {
 
     // A checkpoint of another architecture.
     let other = s.path("other");
-    ok(&train(&s, &other, &s.config("other.json", r#""steps": 3"#).to_owned(), &[], &[]));
+    ok(&train(
+        &s,
+        &other,
+        &s.config("other.json", r#""steps": 3"#).to_owned(),
+        &[],
+        &[],
+    ));
     let foreign = s.path("foreign");
     std::fs::create_dir(&foreign).unwrap();
-    let mut config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
     config["model"]["hidden_size"] = 64.into();
     std::fs::write(foreign.join("config.json"), config.to_string()).unwrap();
     std::fs::copy(run.join("tokenizer.json"), foreign.join("tokenizer.json")).unwrap();
     copy_dir(&run.join("checkpoints"), &foreign.join("checkpoints"));
-    fails_with(&kiln(&["eval", "--device", "cpu", "--run", foreign.to_str().unwrap()], &[]), "another architecture");
+    fails_with(
+        &kiln(
+            &[
+                "eval",
+                "--device",
+                "cpu",
+                "--run",
+                foreign.to_str().unwrap(),
+            ],
+            &[],
+        ),
+        "another architecture",
+    );
     // Not a kiln checkpoint at all.
     std::fs::write(step_dir.join("state.json"), "garbage").unwrap();
     fails_with(&eval(), "state.json");
 
     // A tokenizer that is not the one the checkpoint was trained with.
     let retrained = s.path("other-tokenizer.json");
-    ok(&kiln(&["tokenizer", "train", "--data", s.path("text.txt").to_str().unwrap(), "--vocab", "300", "--out", retrained.to_str().unwrap()], &[]));
+    ok(&kiln(
+        &[
+            "tokenizer",
+            "train",
+            "--data",
+            s.path("text.txt").to_str().unwrap(),
+            "--vocab",
+            "300",
+            "--out",
+            retrained.to_str().unwrap(),
+        ],
+        &[],
+    ));
     std::fs::copy(&retrained, other.join("tokenizer.json")).unwrap();
-    fails_with(&kiln(&["eval", "--device", "cpu", "--run", other.to_str().unwrap()], &[]), "tokenizer");
+    fails_with(
+        &kiln(
+            &["eval", "--device", "cpu", "--run", other.to_str().unwrap()],
+            &[],
+        ),
+        "tokenizer",
+    );
 }
 
 #[test]
 fn divergence_stops_the_run_and_keeps_the_last_good_checkpoint() {
     let s = Scratch::new();
     let run = s.path("run");
-    let config = s.config("run.json", r#""learning_rate": 1e9, "warmup_steps": 1, "grad_clip": 0.0, "checkpoint_every": 1"#);
+    let config = s.config(
+        "run.json",
+        r#""learning_rate": 1e9, "warmup_steps": 1, "grad_clip": 0.0, "checkpoint_every": 1"#,
+    );
     let out = train(&s, &run, &config, &[], &[]);
     fails_with(&out, "diverged");
-    let out = ok(&kiln(&["eval", "--device", "cpu", "--run", run.to_str().unwrap()], &[]));
+    let out = ok(&kiln(
+        &["eval", "--device", "cpu", "--run", run.to_str().unwrap()],
+        &[],
+    ));
     assert!(out.contains("held-out loss"), "{out}");
 }
 
@@ -243,17 +400,43 @@ fn an_existing_run_is_never_overwritten() {
     let before = std::fs::read(run.join("config.json")).unwrap();
     fails_with(&train(&s, &run, &config, &[], &[]), "already holds a run");
     assert_eq!(std::fs::read(run.join("config.json")).unwrap(), before);
-    fails_with(&kiln(&["train", "--resume", "--out", s.path("nothing").to_str().unwrap()], &[]), "no run to resume");
+    fails_with(
+        &kiln(
+            &[
+                "train",
+                "--resume",
+                "--out",
+                s.path("nothing").to_str().unwrap(),
+            ],
+            &[],
+        ),
+        "no run to resume",
+    );
 }
 
 #[test]
 fn wgpu_without_an_adapter_is_a_clear_error() {
     let s = Scratch::new();
-    let out = kiln(
-        &["train", "--device", "wgpu", "--out", s.path("run").to_str().unwrap()],
-        &[("VK_ICD_FILENAMES", "/nonexistent.json"), ("VK_DRIVER_FILES", "/nonexistent.json"), ("WGPU_BACKEND", "vulkan")],
+    // Hide every Vulkan driver and every EGL (OpenGL) vendor from the loaders.
+    let hidden = [
+        ("VK_ICD_FILENAMES", "/nonexistent.json"),
+        ("VK_DRIVER_FILES", "/nonexistent.json"),
+        ("__EGL_VENDOR_LIBRARY_FILENAMES", "/nonexistent.json"),
+        ("__EGL_VENDOR_LIBRARY_DIRS", "/nonexistent"),
+    ];
+    let run = s.path("run");
+    let config = s.config("run.json", r#""steps": 1"#);
+    fails_with(
+        &train_on(&s, "wgpu", &run, &config, &hidden),
+        "--device wgpu",
     );
-    fails_with(&out, "wgpu");
+    assert!(!run.exists(), "nothing written");
+    // `auto` falls back to the CPU.
+    let out = ok(&train_on(&s, "auto", &run, &config, &hidden));
+    assert!(
+        out.contains("device: flex (CPU) (auto: no wgpu adapter)"),
+        "{out}"
+    );
 }
 
 fn copy_dir(from: &Path, to: &Path) {

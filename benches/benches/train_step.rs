@@ -18,20 +18,27 @@ fn train_step(c: &mut Criterion) {
     let train = TrainConfig::new();
     let (batch, seq) = (train.batch_size, train.seq_len);
     let mut group = c.benchmark_group("train_step/small");
-    group.sample_size(10).throughput(Throughput::Elements((batch * seq) as u64));
+    group
+        .sample_size(10)
+        .throughput(Throughput::Elements((batch * seq) as u64));
     for (name, base) in kiln_benches::bench_devices() {
         let device = base.autodiff();
         device.seed(0);
         let mut model = Some(model_config.init(&device));
         let mut optim = burn::optim::AdamWConfig::new().init();
         let vocab = model_config.vocab_size as f64;
-        let tokens = Tensor::<2, Int>::random([batch, seq + 1], Distribution::Uniform(0.0, vocab), &device);
-        let (inputs, targets) = (tokens.clone().slice_dim(1, 0..seq), tokens.slice_dim(1, 1..seq + 1));
+        let tokens =
+            Tensor::<2, Int>::random([batch, seq + 1], Distribution::Uniform(0.0, vocab), &device);
+        let (inputs, targets) = (
+            tokens.clone().slice_dim(1, 0..seq),
+            tokens.slice_dim(1, 1..seq + 1),
+        );
         group.bench_function(name, |b| {
             b.iter(|| {
                 let m = model.take().unwrap();
                 let loss = cross_entropy(m.forward(inputs.clone()), targets.clone());
-                let mut grads = burn::optim::GradientsParams::from_grads(loss.clone().backward(), &m);
+                let mut grads =
+                    burn::optim::GradientsParams::from_grads(loss.clone().backward(), &m);
                 clip_global_norm(&m, &mut grads, 1.0);
                 model = Some(optim.step(1e-3, m, grads));
                 black_box(loss.into_scalar::<f32>())

@@ -14,7 +14,10 @@ pub fn bench_devices() -> Vec<(String, Device)> {
             let device = match name {
                 "flex" => Device::flex(),
                 "ndarray" => Device::ndarray(),
-                "wgpu" => kiln_model::device::wgpu().expect("a wgpu adapter").device.clone(),
+                "wgpu" => kiln_model::device::wgpu()
+                    .expect("a wgpu adapter")
+                    .device
+                    .clone(),
                 other => panic!("unknown bench device {other}"),
             };
             (name.to_owned(), device)

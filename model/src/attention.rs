@@ -40,9 +40,15 @@ impl AttentionConfig {
     /// Builds the layer with bias-free projections drawn from N(0, init_std²).
     pub fn init(&self, device: &Device) -> Attention {
         let head_dim = self.d_model / self.n_heads;
-        let init = Initializer::Normal { mean: 0.0, std: self.init_std };
+        let init = Initializer::Normal {
+            mean: 0.0,
+            std: self.init_std,
+        };
         let linear = |d_in, d_out| {
-            LinearConfig::new(d_in, d_out).with_bias(false).with_initializer(init.clone()).init(device)
+            LinearConfig::new(d_in, d_out)
+                .with_bias(false)
+                .with_initializer(init.clone())
+                .init(device)
         };
         Attention {
             q_proj: linear(self.d_model, self.n_heads * head_dim),
@@ -64,9 +70,17 @@ impl Attention {
     /// - `x`: `[batch, seq_len, d_model]`
     /// - `rope`: tables for the positions of this call's tokens
     /// - output: `[batch, seq_len, d_model]`
-    pub fn forward(&self, x: Tensor<3>, rope: &RotaryEmbedding, cache: Option<&mut LayerCache>) -> Tensor<3> {
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        rope: &RotaryEmbedding,
+        cache: Option<&mut LayerCache>,
+    ) -> Tensor<3> {
         let [batch, seq_len, _] = x.dims();
-        let heads = |t: Tensor<3>, n: usize| t.reshape([batch, seq_len, n, self.head_dim]).swap_dims(1, 2);
+        let heads = |t: Tensor<3>, n: usize| {
+            t.reshape([batch, seq_len, n, self.head_dim])
+                .swap_dims(1, 2)
+        };
         let q = rope.apply(heads(self.q_proj.forward(x.clone()), self.n_heads));
         let k = rope.apply(heads(self.k_proj.forward(x.clone()), self.n_kv_heads));
         let v = heads(self.v_proj.forward(x), self.n_kv_heads);
@@ -82,12 +96,17 @@ impl Attention {
         let (k, v) = (self.repeat_kv(k), self.repeat_kv(v));
         let keys = k.dims()[2];
 
-        let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((self.head_dim as f64).sqrt());
+        let scores = q
+            .matmul(k.swap_dims(2, 3))
+            .div_scalar((self.head_dim as f64).sqrt());
         // Query i sits at position past + i and may see keys 0..=past + i.
         let mask = Tensor::<2, Bool>::tril_mask([seq_len, keys], past as i64, &scores.device());
         let scores = scores.mask_fill(mask.unsqueeze::<4>(), f32::NEG_INFINITY);
         let context = softmax(scores, 3).matmul(v);
-        let context = context.swap_dims(1, 2).reshape([batch, seq_len, self.n_heads * self.head_dim]);
+        let context =
+            context
+                .swap_dims(1, 2)
+                .reshape([batch, seq_len, self.n_heads * self.head_dim]);
         self.o_proj.forward(context)
     }
 
@@ -99,6 +118,8 @@ impl Attention {
             return x;
         }
         let [batch, kv, len, dim] = x.dims();
-        x.unsqueeze_dim::<5>(2).expand([batch, kv, group, len, dim]).reshape([batch, kv * group, len, dim])
+        x.unsqueeze_dim::<5>(2)
+            .expand([batch, kv, group, len, dim])
+            .reshape([batch, kv * group, len, dim])
     }
 }

@@ -45,7 +45,9 @@ pub struct KvCache {
 impl KvCache {
     /// An empty cache for a model with `n_layers` layers.
     pub fn new(n_layers: usize) -> Self {
-        Self { layers: vec![LayerCache::default(); n_layers] }
+        Self {
+            layers: vec![LayerCache::default(); n_layers],
+        }
     }
 
     /// Number of cached positions (the position of the next token).

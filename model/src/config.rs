@@ -68,9 +68,13 @@ impl TransformerConfig {
             ));
         }
         if self.head_dim() % 2 != 0 {
-            return bad(format!("head dim {} must be even for RoPE", self.head_dim()));
+            return bad(format!(
+                "head dim {} must be even for RoPE",
+                self.head_dim()
+            ));
         }
-        if self.num_key_value_heads == 0 || self.num_attention_heads % self.num_key_value_heads != 0 {
+        if self.num_key_value_heads == 0 || self.num_attention_heads % self.num_key_value_heads != 0
+        {
             return bad(format!(
                 "num_attention_heads {} is not a multiple of num_key_value_heads {}",
                 self.num_attention_heads, self.num_key_value_heads
@@ -88,12 +92,35 @@ impl TransformerConfig {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;
-        Self::from_json(&text).map_err(|reason| ModelError::Config { path: path.to_path_buf(), reason })
+        Self::from_json(&text).map_err(|reason| ModelError::Config {
+            path: path.to_path_buf(),
+            reason,
+        })
     }
 
-    /// Parses and validates a config from JSON text.
+    /// Parses and validates a config from JSON text. Fields with documented defaults may be
+    /// left out; keys kiln does not use (as in Hugging Face `config.json` files) are ignored.
     pub fn from_json(text: &str) -> Result<Self, String> {
-        let config: Self = serde_json::from_str(text).map_err(|e| format!("malformed model config: {e}"))?;
+        let mut value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("malformed model config: {e}"))?;
+        let object = value
+            .as_object_mut()
+            .ok_or("malformed model config: expected a JSON object")?;
+        let defaults =
+            serde_json::to_value(Self::new(1, 1, 1, 1, 1, 1)).expect("config serialises");
+        for key in [
+            "max_position_embeddings",
+            "rope_theta",
+            "rms_norm_eps",
+            "tie_word_embeddings",
+            "initializer_range",
+        ] {
+            if !object.contains_key(key) {
+                object.insert(key.into(), defaults[key].clone());
+            }
+        }
+        let config: Self =
+            serde_json::from_value(value).map_err(|e| format!("malformed model config: {e}"))?;
         config.validate().map_err(|e| e.to_string())?;
         Ok(config)
     }
@@ -116,11 +143,19 @@ impl TransformerConfig {
 
     /// Number of parameters of the model this config describes.
     pub fn num_params(&self) -> usize {
-        let (d, f, l) = (self.hidden_size, self.intermediate_size, self.num_hidden_layers);
+        let (d, f, l) = (
+            self.hidden_size,
+            self.intermediate_size,
+            self.num_hidden_layers,
+        );
         let kv = self.num_key_value_heads * self.head_dim();
         let attn = d * d * 2 + d * kv * 2;
         let layer = attn + 3 * d * f + 2 * d;
-        let head = if self.tie_word_embeddings { 0 } else { self.vocab_size * d };
+        let head = if self.tie_word_embeddings {
+            0
+        } else {
+            self.vocab_size * d
+        };
         self.vocab_size * d + l * layer + d + head
     }
 }
@@ -146,7 +181,11 @@ mod tests {
         let mut c = TransformerConfig::preset("tiny").unwrap();
         c.num_key_value_heads = 3;
         assert!(c.validate().is_err());
-        assert!(TransformerConfig::from_json("{").unwrap_err().contains("malformed"));
+        assert!(
+            TransformerConfig::from_json("{")
+                .unwrap_err()
+                .contains("malformed")
+        );
         assert!(TransformerConfig::from_json(r#"{"vocab_size": 3}"#).is_err());
     }
 
@@ -154,7 +193,9 @@ mod tests {
     fn parameter_count_matches_the_module() {
         let device = Device::flex();
         for tie in [false, true] {
-            let c = TransformerConfig::preset("tiny").unwrap().with_tie_word_embeddings(tie);
+            let c = TransformerConfig::preset("tiny")
+                .unwrap()
+                .with_tie_word_embeddings(tie);
             use burn::module::Module;
             assert_eq!(c.init(&device).num_params(), c.num_params());
         }

@@ -25,9 +25,13 @@ impl DecoderLayer {
     pub fn new(config: &TransformerConfig, device: &Device) -> Self {
         let norm = RmsNormConfig::new(config.hidden_size).with_epsilon(config.rms_norm_eps);
         Self {
-            self_attn: AttentionConfig::new(config.hidden_size, config.num_attention_heads, config.num_key_value_heads)
-                .with_init_std(config.initializer_range)
-                .init(device),
+            self_attn: AttentionConfig::new(
+                config.hidden_size,
+                config.num_attention_heads,
+                config.num_key_value_heads,
+            )
+            .with_init_std(config.initializer_range)
+            .init(device),
             mlp: MlpConfig::new(config.hidden_size, config.intermediate_size)
                 .with_init_std(config.initializer_range)
                 .init(device),
@@ -39,8 +43,16 @@ impl DecoderLayer {
     /// # Shapes
     /// - `x`: `[batch, seq_len, d_model]`
     /// - output: `[batch, seq_len, d_model]`
-    pub fn forward(&self, x: Tensor<3>, rope: &RotaryEmbedding, cache: Option<&mut LayerCache>) -> Tensor<3> {
-        let h = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x), rope, cache);
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        rope: &RotaryEmbedding,
+        cache: Option<&mut LayerCache>,
+    ) -> Tensor<3> {
+        let h = x.clone()
+            + self
+                .self_attn
+                .forward(self.input_layernorm.forward(x), rope, cache);
         h.clone() + self.mlp.forward(self.post_attention_layernorm.forward(h))
     }
 }

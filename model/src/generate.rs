@@ -33,7 +33,9 @@ pub fn generate(
 ) -> Result<Vec<u32>, ModelError> {
     config.sampling.validate()?;
     if prompt.is_empty() {
-        return Err(ModelError::InvalidInput("the prompt is empty: give at least one token".into()));
+        return Err(ModelError::InvalidInput(
+            "the prompt is empty: give at least one token".into(),
+        ));
     }
     if prompt.len() >= config.max_len {
         return Err(ModelError::InvalidInput(format!(
@@ -55,12 +57,18 @@ pub fn generate(
     let budget = config.max_new_tokens.min(config.max_len - prompt.len());
     while out.len() < budget {
         let tokens = Tensor::<2, Int>::from_data(
-            TensorData::new(input.iter().map(|&t| t as i64).collect::<Vec<_>>(), [1, input.len()]),
+            TensorData::new(
+                input.iter().map(|&t| t as i64).collect::<Vec<_>>(),
+                [1, input.len()],
+            ),
             device,
         );
         let logits = model.forward_cached(tokens, &mut cache);
         let last = logits.slice_dim(1, input.len() - 1..input.len());
-        let row: Vec<f32> = last.into_data().try_into_vec_as::<f32>().expect("f32 logits");
+        let row: Vec<f32> = last
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .expect("f32 logits");
         let next = config.sampling.sample(&row, &mut rng) as u32;
         out.push(next);
         on_token(next);
@@ -80,7 +88,10 @@ mod tests {
     fn config(temperature: f64, seed: u64) -> GenerateConfig {
         GenerateConfig {
             max_new_tokens: 12,
-            sampling: SamplingConfig { temperature, ..Default::default() },
+            sampling: SamplingConfig {
+                temperature,
+                ..Default::default()
+            },
             seed,
             stop_token: None,
             max_len: 64,
@@ -97,8 +108,15 @@ mod tests {
         let mut seq: Vec<i64> = prompt.iter().map(|&t| t as i64).collect();
         for &want in &got {
             let n = seq.len();
-            let logits = model.forward(Tensor::from_data(TensorData::new(seq.clone(), [1, n]), &device));
-            let row: Vec<f32> = logits.slice_dim(1, n - 1..n).into_data().try_into_vec_as().unwrap();
+            let logits = model.forward(Tensor::from_data(
+                TensorData::new(seq.clone(), [1, n]),
+                &device,
+            ));
+            let row: Vec<f32> = logits
+                .slice_dim(1, n - 1..n)
+                .into_data()
+                .try_into_vec_as()
+                .unwrap();
             assert_eq!(crate::sampling::argmax(&row) as u32, want);
             seq.push(want as i64);
         }

@@ -30,9 +30,15 @@ pub struct Mlp {
 impl MlpConfig {
     /// Builds the block with bias-free projections drawn from N(0, init_std²).
     pub fn init(&self, device: &Device) -> Mlp {
-        let init = Initializer::Normal { mean: 0.0, std: self.init_std };
+        let init = Initializer::Normal {
+            mean: 0.0,
+            std: self.init_std,
+        };
         let linear = |d_in, d_out| {
-            LinearConfig::new(d_in, d_out).with_bias(false).with_initializer(init.clone()).init(device)
+            LinearConfig::new(d_in, d_out)
+                .with_bias(false)
+                .with_initializer(init.clone())
+                .init(device)
         };
         Mlp {
             gate_proj: linear(self.d_model, self.d_hidden),

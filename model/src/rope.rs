@@ -35,8 +35,13 @@ impl RotaryEmbedding {
                 sin.extend(row.iter().map(|a| a.sin() as f32));
             }
         }
-        let table = |v: Vec<f32>| Tensor::<1>::from_floats(v.as_slice(), device).reshape([len, head_dim]);
-        Self { cos: table(cos), sin: table(sin), start }
+        let table =
+            |v: Vec<f32>| Tensor::<1>::from_floats(v.as_slice(), device).reshape([len, head_dim]);
+        Self {
+            cos: table(cos),
+            sin: table(sin),
+            start,
+        }
     }
 
     /// Rotates `x`, whose sequence covers exactly the table's positions.
@@ -45,7 +50,11 @@ impl RotaryEmbedding {
     /// - `x`: `[batch, heads, seq_len, head_dim]`, `seq_len` = number of table positions
     /// - output: same as `x`
     pub fn apply(&self, x: Tensor<4>) -> Tensor<4> {
-        rotate(x, self.cos.clone().unsqueeze(), self.sin.clone().unsqueeze())
+        rotate(
+            x,
+            self.cos.clone().unsqueeze(),
+            self.sin.clone().unsqueeze(),
+        )
     }
 
     /// Rotates `x` where every token has its own position (left-padded batches).
@@ -55,8 +64,14 @@ impl RotaryEmbedding {
     /// - `positions`: `[batch, seq_len]`, each within the table's range
     pub fn apply_at(&self, x: Tensor<4>, positions: Tensor<2, Int>) -> Tensor<4> {
         let [batch, _, seq_len, head_dim] = x.dims();
-        let rows = positions.reshape([batch * seq_len]).sub_scalar(self.start as i64);
-        let pick = |t: &Tensor<2>| t.clone().select(0, rows.clone()).reshape([batch, 1, seq_len, head_dim]);
+        let rows = positions
+            .reshape([batch * seq_len])
+            .sub_scalar(self.start as i64);
+        let pick = |t: &Tensor<2>| {
+            t.clone()
+                .select(0, rows.clone())
+                .reshape([batch, 1, seq_len, head_dim])
+        };
         rotate(x, pick(&self.cos), pick(&self.sin))
     }
 }
@@ -81,7 +96,11 @@ mod tests {
         let rope = RotaryEmbedding::new(8, 0..5, 10000.0, &device);
         let x = Tensor::<4>::random([1, 2, 5, 8], burn::tensor::Distribution::Default, &device);
         let y = rope.apply(x.clone());
-        let first: Vec<f32> = (x.clone().slice_dim(2, 0..1) - y.clone().slice_dim(2, 0..1)).abs().into_data().try_into_vec_as().unwrap();
+        let first: Vec<f32> = (x.clone().slice_dim(2, 0..1) - y.clone().slice_dim(2, 0..1))
+            .abs()
+            .into_data()
+            .try_into_vec_as()
+            .unwrap();
         assert!(first.iter().all(|v| *v < 1e-6));
         let nx: Vec<f32> = x.square().sum_dim(3).into_data().try_into_vec_as().unwrap();
         let ny: Vec<f32> = y.square().sum_dim(3).into_data().try_into_vec_as().unwrap();

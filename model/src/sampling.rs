@@ -19,7 +19,11 @@ pub struct SamplingConfig {
 
 impl Default for SamplingConfig {
     fn default() -> Self {
-        Self { temperature: 1.0, top_k: 0, top_p: 1.0 }
+        Self {
+            temperature: 1.0,
+            top_k: 0,
+            top_p: 1.0,
+        }
     }
 }
 
@@ -27,10 +31,16 @@ impl SamplingConfig {
     /// Rejects values that have no meaning.
     pub fn validate(&self) -> Result<(), ModelError> {
         if !(self.temperature >= 0.0 && self.temperature.is_finite()) {
-            return Err(ModelError::InvalidInput(format!("temperature must be >= 0, got {}", self.temperature)));
+            return Err(ModelError::InvalidInput(format!(
+                "temperature must be >= 0, got {}",
+                self.temperature
+            )));
         }
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
-            return Err(ModelError::InvalidInput(format!("top-p must be in (0, 1], got {}", self.top_p)));
+            return Err(ModelError::InvalidInput(format!(
+                "top-p must be in (0, 1], got {}",
+                self.top_p
+            )));
         }
         Ok(())
     }
@@ -47,8 +57,10 @@ impl SamplingConfig {
             order.truncate(self.top_k);
         }
         let max = logits[order[0]] as f64;
-        let mut probs: Vec<f64> =
-            order.iter().map(|&i| ((logits[i] as f64 - max) / self.temperature).exp()).collect();
+        let mut probs: Vec<f64> = order
+            .iter()
+            .map(|&i| ((logits[i] as f64 - max) / self.temperature).exp())
+            .collect();
         let total: f64 = probs.iter().sum();
         probs.iter_mut().for_each(|p| *p /= total);
         if self.top_p < 1.0 {
@@ -90,15 +102,24 @@ mod tests {
 
     #[test]
     fn zero_temperature_is_greedy() {
-        let s = SamplingConfig { temperature: 0.0, ..Default::default() };
+        let s = SamplingConfig {
+            temperature: 0.0,
+            ..Default::default()
+        };
         assert_eq!(s.sample(&[0.1, 3.0, 2.0], &mut Rng::seed(0)), 1);
     }
 
     #[test]
     fn top_k_one_and_tiny_top_p_are_greedy() {
         let mut rng = Rng::seed(0);
-        let k1 = SamplingConfig { top_k: 1, ..Default::default() };
-        let p = SamplingConfig { top_p: 1e-6, ..Default::default() };
+        let k1 = SamplingConfig {
+            top_k: 1,
+            ..Default::default()
+        };
+        let p = SamplingConfig {
+            top_p: 1e-6,
+            ..Default::default()
+        };
         for _ in 0..50 {
             assert_eq!(k1.sample(&[0.1, 3.0, 2.0], &mut rng), 1);
             assert_eq!(p.sample(&[0.1, 3.0, 2.0], &mut rng), 1);
@@ -110,14 +131,19 @@ mod tests {
         let mut rng = Rng::seed(5);
         let s = SamplingConfig::default();
         let logits = [0.0f32, (3.0f32).ln()];
-        let ones = (0..20_000).filter(|_| s.sample(&logits, &mut rng) == 1).count();
+        let ones = (0..20_000)
+            .filter(|_| s.sample(&logits, &mut rng) == 1)
+            .count();
         assert!((ones as f64 / 20_000.0 - 0.75).abs() < 0.02);
     }
 
     #[test]
     fn top_p_cuts_the_tail() {
         let mut rng = Rng::seed(5);
-        let s = SamplingConfig { top_p: 0.7, ..Default::default() };
+        let s = SamplingConfig {
+            top_p: 0.7,
+            ..Default::default()
+        };
         // probabilities 0.6, 0.3, 0.1: the nucleus for 0.7 is {0, 1}.
         let logits = [0.6f32.ln(), 0.3f32.ln(), 0.1f32.ln()];
         assert!((0..5_000).all(|_| s.sample(&logits, &mut rng) != 2));
@@ -125,7 +151,21 @@ mod tests {
 
     #[test]
     fn bad_values_are_rejected() {
-        assert!(SamplingConfig { temperature: -1.0, ..Default::default() }.validate().is_err());
-        assert!(SamplingConfig { top_p: 0.0, ..Default::default() }.validate().is_err());
+        assert!(
+            SamplingConfig {
+                temperature: -1.0,
+                ..Default::default()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            SamplingConfig {
+                top_p: 0.0,
+                ..Default::default()
+            }
+            .validate()
+            .is_err()
+        );
     }
 }

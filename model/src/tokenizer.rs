@@ -22,43 +22,70 @@ pub struct TextTokenizer {
 
 impl std::fmt::Debug for TextTokenizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TextTokenizer({}, vocab {})", self.source.display(), self.vocab_size())
+        write!(
+            f,
+            "TextTokenizer({}, vocab {})",
+            self.source.display(),
+            self.vocab_size()
+        )
     }
 }
 
 impl TextTokenizer {
     /// Loads a Hugging Face `tokenizer.json`.
     pub fn from_file(path: &Path) -> Result<Self, ModelError> {
-        let err = |reason: String| ModelError::Tokenizer { path: path.to_path_buf(), reason };
+        let err = |reason: String| ModelError::Tokenizer {
+            path: path.to_path_buf(),
+            reason,
+        };
         let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
-        let inner = Tokenizer::from_bytes(&bytes).map_err(|e| err(format!("not a tokenizer.json: {e}")))?;
-        Ok(Self { inner, source: path.to_path_buf() })
+        let inner =
+            Tokenizer::from_bytes(&bytes).map_err(|e| err(format!("not a tokenizer.json: {e}")))?;
+        Ok(Self {
+            inner,
+            source: path.to_path_buf(),
+        })
     }
 
     /// Trains a byte-level BPE with `vocab_size` entries (including the 256 byte symbols and
     /// [`END_OF_TEXT`]) on `texts`. Deterministic for the same input.
-    pub fn train_bpe<'a>(texts: impl Iterator<Item = &'a str> + Send, vocab_size: usize) -> Result<Self, ModelError> {
+    pub fn train_bpe<'a>(
+        texts: impl Iterator<Item = &'a str> + Send,
+        vocab_size: usize,
+    ) -> Result<Self, ModelError> {
         let source = PathBuf::from("<trained in memory>");
-        let err = |reason: String| ModelError::Tokenizer { path: source.clone(), reason };
+        let err = |reason: String| ModelError::Tokenizer {
+            path: source.clone(),
+            reason,
+        };
         if vocab_size < 257 {
-            return Err(err(format!("vocab size {vocab_size} is below the 256 byte symbols + 1 special token")));
+            return Err(err(format!(
+                "vocab size {vocab_size} is below the 256 byte symbols + 1 special token"
+            )));
         }
         let mut trainer = BpeTrainerBuilder::new()
             .vocab_size(vocab_size)
             .min_frequency(2)
             .show_progress(false)
-            .initial_alphabet(tokenizers::pre_tokenizers::byte_level::ByteLevel::alphabet().into_iter().collect())
+            .initial_alphabet(
+                tokenizers::pre_tokenizers::byte_level::ByteLevel::alphabet()
+                    .into_iter()
+                    .collect(),
+            )
             .special_tokens(vec![AddedToken::from(END_OF_TEXT, true)])
             .build();
-        let mut tokenizer = TokenizerBuilder::<BPE, NormalizerWrapper, ByteLevel, ByteLevel, ByteLevel>::new()
-            .with_model(BPE::default())
-            .with_normalizer(None)
-            .with_pre_tokenizer(Some(ByteLevel::new(false, true, true)))
-            .with_post_processor(Some(ByteLevel::new(false, true, true)))
-            .with_decoder(Some(ByteLevel::new(false, true, true)))
-            .build()
+        let mut tokenizer =
+            TokenizerBuilder::<BPE, NormalizerWrapper, ByteLevel, ByteLevel, ByteLevel>::new()
+                .with_model(BPE::default())
+                .with_normalizer(None)
+                .with_pre_tokenizer(Some(ByteLevel::new(false, true, true)))
+                .with_post_processor(Some(ByteLevel::new(false, true, true)))
+                .with_decoder(Some(ByteLevel::new(false, true, true)))
+                .build()
+                .map_err(|e| err(e.to_string()))?;
+        tokenizer
+            .train(&mut trainer, texts)
             .map_err(|e| err(e.to_string()))?;
-        tokenizer.train(&mut trainer, texts).map_err(|e| err(e.to_string()))?;
         let json = tokenizer.to_string(false).map_err(|e| err(e.to_string()))?;
         let inner = Tokenizer::from_bytes(json.as_bytes()).map_err(|e| err(e.to_string()))?;
         Ok(Self { inner, source })
@@ -66,7 +93,9 @@ impl TextTokenizer {
 
     /// The tokenizer as `tokenizer.json` text.
     pub fn to_json(&self) -> Result<String, ModelError> {
-        self.inner.to_string(true).map_err(|e| self.error(e.to_string()))
+        self.inner
+            .to_string(true)
+            .map_err(|e| self.error(e.to_string()))
     }
 
     /// Number of ids the tokenizer can produce (including added tokens).
@@ -81,13 +110,18 @@ impl TextTokenizer {
 
     /// Token ids of `text` (no special tokens added).
     pub fn encode(&self, text: &str) -> Result<Vec<u32>, ModelError> {
-        let encoding = self.inner.encode(text, false).map_err(|e| self.error(e.to_string()))?;
+        let encoding = self
+            .inner
+            .encode(text, false)
+            .map_err(|e| self.error(e.to_string()))?;
         Ok(encoding.get_ids().to_vec())
     }
 
     /// Text of `ids`, special tokens skipped.
     pub fn decode(&self, ids: &[u32]) -> Result<String, ModelError> {
-        self.inner.decode(ids, true).map_err(|e| self.error(e.to_string()))
+        self.inner
+            .decode(ids, true)
+            .map_err(|e| self.error(e.to_string()))
     }
 
     /// The file this tokenizer was read from.
@@ -96,7 +130,10 @@ impl TextTokenizer {
     }
 
     fn error(&self, reason: String) -> ModelError {
-        ModelError::Tokenizer { path: self.source.clone(), reason }
+        ModelError::Tokenizer {
+            path: self.source.clone(),
+            reason,
+        }
     }
 }
 
@@ -114,7 +151,10 @@ mod tests {
         let text = "the lazy fox — naïve café 日本";
         let ids = tok.encode(text).unwrap();
         assert_eq!(tok.decode(&ids).unwrap(), text);
-        assert!(tok.encode("the fox").unwrap().len() < "the fox".len(), "merges were learned");
+        assert!(
+            tok.encode("the fox").unwrap().len() < "the fox".len(),
+            "merges were learned"
+        );
 
         let dir = std::env::temp_dir().join(format!("kiln-tok-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -34,16 +34,28 @@ impl Transformer {
     /// A freshly initialised model (HF Llama initialisation: N(0, initializer_range²) weights,
     /// unit norm gains).
     pub fn new(config: &TransformerConfig, device: &Device) -> Self {
-        let init = Initializer::Normal { mean: 0.0, std: config.initializer_range };
+        let init = Initializer::Normal {
+            mean: 0.0,
+            std: config.initializer_range,
+        };
         let (vocab, d) = (config.vocab_size, config.hidden_size);
         let lm_head = (!config.tie_word_embeddings).then(|| {
-            LinearConfig::new(d, vocab).with_bias(false).with_initializer(init.clone()).init(device)
+            LinearConfig::new(d, vocab)
+                .with_bias(false)
+                .with_initializer(init.clone())
+                .init(device)
         });
         Self {
             model: DecoderStack {
-                embed_tokens: EmbeddingConfig::new(vocab, d).with_initializer(init).init(device),
-                layers: (0..config.num_hidden_layers).map(|_| DecoderLayer::new(config, device)).collect(),
-                norm: RmsNormConfig::new(d).with_epsilon(config.rms_norm_eps).init(device),
+                embed_tokens: EmbeddingConfig::new(vocab, d)
+                    .with_initializer(init)
+                    .init(device),
+                layers: (0..config.num_hidden_layers)
+                    .map(|_| DecoderLayer::new(config, device))
+                    .collect(),
+                norm: RmsNormConfig::new(d)
+                    .with_epsilon(config.rms_norm_eps)
+                    .init(device),
             },
             lm_head,
             head_dim: config.head_dim(),
@@ -90,7 +102,12 @@ impl Transformer {
         let seq_len = tokens.dims()[1];
         let start = cache.as_ref().map_or(0, |c| c.len());
         let device = tokens.device();
-        let rope = RotaryEmbedding::new(self.head_dim, start..start + seq_len, self.rope_theta, &device);
+        let rope = RotaryEmbedding::new(
+            self.head_dim,
+            start..start + seq_len,
+            self.rope_theta,
+            &device,
+        );
         let mut x = self.model.embed_tokens.forward(tokens);
         for (i, layer) in self.model.layers.iter().enumerate() {
             let layer_cache = cache.as_deref_mut().map(|c| &mut c.layers[i]);
@@ -122,13 +139,17 @@ mod tests {
         let device = Device::flex();
         device.seed(3);
         for tie in [false, true] {
-            let config = TransformerConfig::preset("tiny").unwrap().with_tie_word_embeddings(tie);
+            let config = TransformerConfig::preset("tiny")
+                .unwrap()
+                .with_tie_word_embeddings(tie);
             let model = config.init(&device);
-            let tokens = Tensor::<2, Int>::random([2, 11], Distribution::Uniform(0.0, 255.0), &device);
+            let tokens =
+                Tensor::<2, Int>::random([2, 11], Distribution::Uniform(0.0, 255.0), &device);
             let full = model.forward(tokens.clone());
             let mut cache = model.new_cache();
             // A 4-token prompt, then one token at a time.
-            let mut parts = vec![model.forward_cached(tokens.clone().slice_dim(1, 0..4), &mut cache)];
+            let mut parts =
+                vec![model.forward_cached(tokens.clone().slice_dim(1, 0..4), &mut cache)];
             for t in 4..11 {
                 parts.push(model.forward_cached(tokens.clone().slice_dim(1, t..t + 1), &mut cache));
             }
@@ -144,7 +165,10 @@ mod tests {
         let model = TransformerConfig::preset("tiny").unwrap().init(&device);
         let a = Tensor::<2, Int>::from_ints([[1, 2, 3, 4, 5, 6]], &device);
         let b = Tensor::<2, Int>::from_ints([[1, 2, 3, 9, 9, 9]], &device);
-        let d = max_abs_diff(model.forward(a).slice_dim(1, 0..3), model.forward(b).slice_dim(1, 0..3));
+        let d = max_abs_diff(
+            model.forward(a).slice_dim(1, 0..3),
+            model.forward(b).slice_dim(1, 0..3),
+        );
         assert_eq!(d, 0.0);
     }
 }

@@ -20,7 +20,10 @@ pub enum DataSpec {
     /// The corpus compiled into kiln.
     Builtin,
     /// Text files (folders are searched for `*.txt`); held-out text is `valid`, or the last 5%.
-    Files { train: Vec<PathBuf>, valid: Option<PathBuf> },
+    Files {
+        train: Vec<PathBuf>,
+        valid: Option<PathBuf>,
+    },
 }
 
 /// Training and held-out text.
@@ -40,7 +43,10 @@ impl DataSpec {
             return Ok(Self::Builtin);
         }
         let absolute = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
-        Ok(Self::Files { train: data.iter().map(absolute).collect(), valid: valid.as_ref().map(absolute) })
+        Ok(Self::Files {
+            train: data.iter().map(absolute).collect(),
+            valid: valid.as_ref().map(absolute),
+        })
     }
 
     /// Reads the text.
@@ -60,7 +66,11 @@ impl DataSpec {
                 if valid_text.trim().is_empty() {
                     bail!("the held-out part of the data is empty: give more text or --valid FILE");
                 }
-                Ok(Corpus { train: train_text, valid: valid_text, description: format!("{files} text file(s)") })
+                Ok(Corpus {
+                    train: train_text,
+                    valid: valid_text,
+                    description: format!("{files} text file(s)"),
+                })
             }
         }
     }
@@ -90,7 +100,11 @@ fn read_all(paths: &[PathBuf]) -> Result<(String, usize)> {
     for file in &files {
         let bytes = std::fs::read(file).with_context(|| format!("{}", file.display()))?;
         let part = String::from_utf8(bytes).map_err(|e| {
-            anyhow::anyhow!("{}: not UTF-8 text (invalid byte at offset {})", file.display(), e.utf8_error().valid_up_to())
+            anyhow::anyhow!(
+                "{}: not UTF-8 text (invalid byte at offset {})",
+                file.display(),
+                e.utf8_error().valid_up_to()
+            )
         })?;
         text.push_str(&part);
         if !text.ends_with('\n') {

@@ -1,9 +1,9 @@
 //! `--device auto|cpu|flex|ndarray|wgpu`: choosing the Burn backend at run time.
 
 use anyhow::{Result, anyhow};
-use kiln_model::device::wgpu;
 use burn::tensor::Device;
 use clap::ValueEnum;
+use kiln_model::device::wgpu;
 
 /// Where tensors live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -38,13 +38,22 @@ impl DeviceChoice {
             }),
             DeviceChoice::Wgpu => {
                 let wgpu = wgpu().map_err(|e| anyhow!("--device wgpu: {e}"))?;
-                Ok(Selected { device: wgpu.device.clone(), description: wgpu.description.clone() })
+                Ok(Selected {
+                    device: wgpu.device.clone(),
+                    description: wgpu.description.clone(),
+                })
             }
             DeviceChoice::Auto => match wgpu() {
-                Ok(w) if !w.software => Ok(Selected { device: w.device.clone(), description: w.description.clone() }),
+                Ok(w) if !w.software => Ok(Selected {
+                    device: w.device.clone(),
+                    description: w.description.clone(),
+                }),
                 Ok(w) => {
                     let mut s = cpu();
-                    s.description = format!("{} (auto: the only wgpu adapter, {}, is a software renderer)", s.description, w.name);
+                    s.description = format!(
+                        "{} (auto: the only wgpu adapter, {}, is a software renderer)",
+                        s.description, w.name
+                    );
                     Ok(s)
                 }
                 Err(_) => {
@@ -58,5 +67,8 @@ impl DeviceChoice {
 }
 
 fn cpu() -> Selected {
-    Selected { device: Device::flex(), description: "flex (CPU)".into() }
+    Selected {
+        device: Device::flex(),
+        description: "flex (CPU)".into(),
+    }
 }

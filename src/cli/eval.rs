@@ -29,11 +29,33 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let selected = args.device.open()?;
     println!("device: {}", selected.description);
     let loaded = super::generate::load_model(&run, &config, &selected.device)?;
-    let text = if args.data.is_empty() { config.data.load()?.valid } else { DataSpec::read_eval(&args.data)? };
-    let data = TokenData::new(loaded.tokenizer.encode(&text)?, config.train.seq_len, "evaluation text")?;
+    let text = if args.data.is_empty() {
+        config.data.load()?.valid
+    } else {
+        DataSpec::read_eval(&args.data)?
+    };
+    let data = TokenData::new(
+        loaded.tokenizer.encode(&text)?,
+        config.train.seq_len,
+        "evaluation text",
+    )?;
     let c = &config.train;
-    let m = evaluate(&loaded.model, &data, c.batch_size, c.seq_len, 0, &selected.device);
-    println!("checkpoint: step {} ({})", loaded.step, loaded.path.display());
-    println!("held-out loss {:.4}  perplexity {:.2}  ({} tokens)", m.loss, m.perplexity, m.tokens);
+    let m = evaluate(
+        &loaded.model,
+        &data,
+        c.batch_size,
+        c.seq_len,
+        0,
+        &selected.device,
+    );
+    println!(
+        "checkpoint: step {} ({})",
+        loaded.step,
+        loaded.path.display()
+    );
+    println!(
+        "held-out loss {:.4}  perplexity {:.2}  ({} tokens)",
+        m.loss, m.perplexity, m.tokens
+    );
     Ok(())
 }

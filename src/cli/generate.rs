@@ -55,8 +55,17 @@ pub fn load_model(run: &RunDir, config: &RunConfig, device: &Device) -> Result<L
     let (_, state) = checkpoints.latest_state()?;
     let (tokenizer, _) = run.read_tokenizer(&config.model, state.tokenizer_crc32)?;
     let model_config = serde_json::to_value(&config.model)?;
-    let loaded = checkpoints.load(TransformerConfig::init(&config.model, device), &model_config, None)?;
-    Ok(LoadedModel { model: loaded.model, tokenizer, step: loaded.state.step, path: loaded.path })
+    let loaded = checkpoints.load(
+        TransformerConfig::init(&config.model, device),
+        &model_config,
+        None,
+    )?;
+    Ok(LoadedModel {
+        model: loaded.model,
+        tokenizer,
+        step: loaded.state.step,
+        path: loaded.path,
+    })
 }
 
 pub fn run(args: GenerateArgs) -> Result<()> {
@@ -67,7 +76,11 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let loaded = load_model(&run, &config, &selected.device)?;
     let request = GenerateConfig {
         max_new_tokens: args.max_tokens,
-        sampling: SamplingConfig { temperature: args.temperature, top_k: args.top_k, top_p: args.top_p },
+        sampling: SamplingConfig {
+            temperature: args.temperature,
+            top_k: args.top_k,
+            top_p: args.top_p,
+        },
         seed: args.seed,
         stop_token: loaded.tokenizer.end_of_text(),
         max_len: config.model.max_position_embeddings,
@@ -98,6 +111,10 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     }
     writeln!(stdout)?;
     let secs = start.elapsed().as_secs_f64();
-    eprintln!("{} tokens in {secs:.2}s ({:.1} tokens/s)", out.len(), out.len() as f64 / secs.max(1e-9));
+    eprintln!(
+        "{} tokens in {secs:.2}s ({:.1} tokens/s)",
+        out.len(),
+        out.len() as f64 / secs.max(1e-9)
+    );
     Ok(())
 }

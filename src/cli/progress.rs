@@ -18,15 +18,31 @@ pub struct RunObserver {
 }
 
 impl RunObserver {
-    pub fn new(total: usize, done: usize, log: MetricsLog, metrics_path: PathBuf, plot_path: PathBuf, title: String) -> Self {
+    pub fn new(
+        total: usize,
+        done: usize,
+        log: MetricsLog,
+        metrics_path: PathBuf,
+        plot_path: PathBuf,
+        title: String,
+    ) -> Self {
         let bar = ProgressBar::new(total as u64);
         bar.set_style(
-            ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  [{elapsed_precise} < {eta_precise}]")
-                .expect("valid template"),
+            ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} steps  {msg}  [{elapsed_precise} < {eta_precise}]",
+            )
+            .expect("valid template"),
         );
         bar.set_position(done as u64);
         bar.reset_eta();
-        Self { bar, log, metrics_path, plot_path, title, error: None }
+        Self {
+            bar,
+            log,
+            metrics_path,
+            plot_path,
+            title,
+            error: None,
+        }
     }
 
     /// Prints a line above the bar (or plainly when there is no terminal).
@@ -39,10 +55,14 @@ impl RunObserver {
     }
 
     fn redraw_plot(&mut self) {
-        let drawn = kiln_trainer::metrics::read(&self.metrics_path)
-            .and_then(|records| kiln_trainer::plot::plot_losses(&records, &self.plot_path, &self.title));
+        let drawn = kiln_trainer::metrics::read(&self.metrics_path).and_then(|records| {
+            kiln_trainer::plot::plot_losses(&records, &self.plot_path, &self.title)
+        });
         if let Err(e) = drawn {
-            self.say(&format!("warning: could not draw {}: {e}", self.plot_path.display()));
+            self.say(&format!(
+                "warning: could not draw {}: {e}",
+                self.plot_path.display()
+            ));
         }
     }
 }
@@ -50,7 +70,8 @@ impl RunObserver {
 impl TrainObserver for RunObserver {
     fn on_step(&mut self, step: usize, loss: f64, tokens_per_sec: f64) {
         self.bar.set_position(step as u64);
-        self.bar.set_message(format!("loss {loss:.4}  {tokens_per_sec:.0} tok/s"));
+        self.bar
+            .set_message(format!("loss {loss:.4}  {tokens_per_sec:.0} tok/s"));
     }
 
     fn on_log(&mut self, record: &LogRecord) {

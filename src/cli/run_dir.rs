@@ -64,10 +64,16 @@ impl RunDir {
             bail!("{}: no such run directory", self.root.display());
         }
         let text = std::fs::read_to_string(&path).with_context(|| format!("{}", path.display()))?;
-        let config: RunConfig =
-            serde_json::from_str(&text).with_context(|| format!("{}: malformed run config", path.display()))?;
-        config.model.validate().with_context(|| format!("{}", path.display()))?;
-        config.train.validate().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let config: RunConfig = serde_json::from_str(&text)
+            .with_context(|| format!("{}: malformed run config", path.display()))?;
+        config
+            .model
+            .validate()
+            .with_context(|| format!("{}", path.display()))?;
+        config
+            .train
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         Ok(config)
     }
 
@@ -80,7 +86,11 @@ impl RunDir {
 
     /// Loads `tokenizer.json` and checks it fits `model` (and, if given, the checkpoint's
     /// record of the tokenizer it was trained with).
-    pub fn read_tokenizer(&self, model: &TransformerConfig, trained_with: Option<u32>) -> Result<(TextTokenizer, u32)> {
+    pub fn read_tokenizer(
+        &self,
+        model: &TransformerConfig,
+        trained_with: Option<u32>,
+    ) -> Result<(TextTokenizer, u32)> {
         let path = self.tokenizer_path();
         let bytes = std::fs::read(&path).with_context(|| format!("{}", path.display()))?;
         let tokenizer = TextTokenizer::from_file(&path)?;
@@ -94,7 +104,10 @@ impl RunDir {
         }
         let crc = crc32fast::hash(&bytes);
         if trained_with.is_some_and(|c| c != crc) {
-            bail!("{}: this tokenizer differs from the one the checkpoint was trained with", path.display());
+            bail!(
+                "{}: this tokenizer differs from the one the checkpoint was trained with",
+                path.display()
+            );
         }
         Ok((tokenizer, crc))
     }
@@ -102,5 +115,8 @@ impl RunDir {
 
 /// The first `runs/run-N` that does not exist yet.
 pub fn next_default(root: &Path) -> PathBuf {
-    (1..).map(|n| root.join(format!("run-{n}"))).find(|p| !p.exists()).expect("an unused name")
+    (1..)
+        .map(|n| root.join(format!("run-{n}")))
+        .find(|p| !p.exists())
+        .expect("an unused name")
 }

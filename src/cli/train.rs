@@ -55,10 +55,19 @@ pub struct TrainArgs {
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
-    let run = RunDir::new(args.out.clone().unwrap_or_else(|| next_default(&PathBuf::from("runs"))));
+    let selected = args.device.open()?;
+    println!("device: {}", selected.description);
+    let run = RunDir::new(
+        args.out
+            .clone()
+            .unwrap_or_else(|| next_default(&PathBuf::from("runs"))),
+    );
     let mut config = if args.resume {
         if args.config.is_some() || !args.data.is_empty() || args.tokenizer.is_some() {
-            bail!("--resume continues the run as configured in {}: drop --config, --data and --tokenizer", run.config_path().display());
+            bail!(
+                "--resume continues the run as configured in {}: drop --config, --data and --tokenizer",
+                run.config_path().display()
+            );
         }
         if !run.holds_run() {
             bail!("{}: no run to resume (no config.json)", run.root.display());
@@ -66,7 +75,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
         run.read_config()?
     } else {
         if run.holds_run() {
-            bail!("{}: already holds a run; continue it with --resume or choose another --out", run.root.display());
+            bail!(
+                "{}: already holds a run; continue it with --resume or choose another --out",
+                run.root.display()
+            );
         }
         new_config(&args)?
     };
@@ -75,16 +87,25 @@ pub fn run(args: TrainArgs) -> Result<()> {
     }
     if let Some(seed) = args.seed {
         if args.resume && seed != config.train.seed {
-            bail!("--seed {seed} differs from the run's seed {}", config.train.seed);
+            bail!(
+                "--seed {seed} differs from the run's seed {}",
+                config.train.seed
+            );
         }
         config.train.seed = seed;
     }
-    config.train.validate().map_err(|e| anyhow::anyhow!("invalid training config: {e}"))?;
+    config
+        .train
+        .validate()
+        .map_err(|e| anyhow::anyhow!("invalid training config: {e}"))?;
 
-    let selected = args.device.open()?;
-    println!("device: {}", selected.description);
     let corpus = config.data.load()?;
-    println!("data: {} ({} train / {} held-out characters)", corpus.description, corpus.train.len(), corpus.valid.len());
+    println!(
+        "data: {} ({} train / {} held-out characters)",
+        corpus.description,
+        corpus.train.len(),
+        corpus.valid.len()
+    );
 
     std::fs::create_dir_all(&run.root).with_context(|| format!("{}", run.root.display()))?;
     let tokenizer_crc = if args.resume {
@@ -95,7 +116,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
             None => {
                 let t0 = Instant::now();
                 let t = TextTokenizer::train_bpe(corpus.train.lines(), config.model.vocab_size)?;
-                println!("tokenizer: byte-level BPE, {} ids, trained in {:.1}s", t.vocab_size(), t0.elapsed().as_secs_f64());
+                println!(
+                    "tokenizer: byte-level BPE, {} ids, trained in {:.1}s",
+                    t.vocab_size(),
+                    t0.elapsed().as_secs_f64()
+                );
                 t
             }
         };
@@ -106,8 +131,16 @@ pub fn run(args: TrainArgs) -> Result<()> {
         crc32fast::hash(json.as_bytes())
     };
     let (tokenizer, _) = run.read_tokenizer(&config.model, Some(tokenizer_crc))?;
-    let train = TokenData::new(tokenizer.encode(&corpus.train)?, config.train.seq_len, "training text")?;
-    let valid = TokenData::new(tokenizer.encode(&corpus.valid)?, config.train.seq_len, "held-out text")?;
+    let train = TokenData::new(
+        tokenizer.encode(&corpus.train)?,
+        config.train.seq_len,
+        "training text",
+    )?;
+    let valid = TokenData::new(
+        tokenizer.encode(&corpus.valid)?,
+        config.train.seq_len,
+        "held-out text",
+    )?;
     println!(
         "model: {} parameters; {} train / {} held-out tokens; run directory {}",
         config.model.num_params(),
@@ -126,14 +159,24 @@ pub fn run(args: TrainArgs) -> Result<()> {
         tokenizer_crc32: Some(tokenizer_crc),
         stop_at: args.stop_at,
     };
-    let state = if args.resume { trainer.resume_state()? } else { trainer.fresh_state() };
+    let state = if args.resume {
+        trainer.resume_state()?
+    } else {
+        trainer.fresh_state()
+    };
     if args.resume {
         println!("resuming at step {} of {}", state.step, config.train.steps);
     }
     let log = MetricsLog::open(&run.metrics_path(), state.step)?;
     let title = format!("{} — {}", run.root.display(), selected.description);
-    let mut observer =
-        RunObserver::new(config.train.steps, state.step, log, run.metrics_path(), run.plot_path(), title);
+    let mut observer = RunObserver::new(
+        config.train.steps,
+        state.step,
+        log,
+        run.metrics_path(),
+        run.plot_path(),
+        title,
+    );
     let result = trainer.fit(state, &mut observer);
     observer.finish();
     let state = result?;
@@ -141,20 +184,34 @@ pub fn run(args: TrainArgs) -> Result<()> {
         return Err(e.into());
     }
     if state.step < config.train.steps {
-        println!("paused at step {}; continue with: kiln train --out {} --resume", state.step, run.root.display());
+        println!(
+            "paused at step {}; continue with: kiln train --out {} --resume",
+            state.step,
+            run.root.display()
+        );
         return Ok(());
     }
 
     let eval = trainer.evaluate(&state.model);
     let unigram = unigram_cross_entropy(train.tokens(), valid.tokens(), tokenizer.vocab_size());
-    println!("held-out loss {:.4}, perplexity {:.2}", eval.loss, eval.perplexity);
-    println!("unigram baseline (same tokenizer): loss {unigram:.4}, perplexity {:.2}", unigram.exp());
+    println!(
+        "held-out loss {:.4}, perplexity {:.2}",
+        eval.loss, eval.perplexity
+    );
+    println!(
+        "unigram baseline (same tokenizer): loss {unigram:.4}, perplexity {:.2}",
+        unigram.exp()
+    );
 
     let model = burn::module::Module::valid(&state.model);
     let prompt = "The hacker";
     let request = GenerateConfig {
         max_new_tokens: 60,
-        sampling: SamplingConfig { temperature: 0.8, top_k: 40, top_p: 0.95 },
+        sampling: SamplingConfig {
+            temperature: 0.8,
+            top_k: 40,
+            top_p: 0.95,
+        },
         seed: config.train.seed,
         stop_token: tokenizer.end_of_text(),
         max_len: config.model.max_position_embeddings,
@@ -163,7 +220,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let device = selected.device.clone();
     let out = generate(&model, &ids, &request, &device, |_| {})?;
     println!("sample: {prompt}{}", tokenizer.decode(&out)?);
-    println!("plots and metrics: {}, {}", run.plot_path().display(), run.metrics_path().display());
+    println!(
+        "plots and metrics: {}, {}",
+        run.plot_path().display(),
+        run.metrics_path().display()
+    );
     Ok(())
 }
 
@@ -171,7 +232,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
 fn new_config(args: &TrainArgs) -> Result<RunConfig> {
     let data = DataSpec::from_flags(&args.data, args.valid.clone())?;
     let (model, train) = match &args.config {
-        None => (TransformerConfig::preset(DEFAULT_PRESET).expect("built-in preset"), TrainConfig::new()),
+        None => (
+            TransformerConfig::preset(DEFAULT_PRESET).expect("built-in preset"),
+            TrainConfig::new(),
+        ),
         Some(path) => read_config_file(path)?,
     };
     Ok(RunConfig { model, train, data })
@@ -180,10 +244,12 @@ fn new_config(args: &TrainArgs) -> Result<RunConfig> {
 /// Reads `{"model": <config or preset name>, "train": {...}}` or a bare model config.
 fn read_config_file(path: &PathBuf) -> Result<(TransformerConfig, TrainConfig)> {
     let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
-    let value: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{}: malformed config JSON", path.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{}: malformed config JSON", path.display()))?;
     let bad = |reason: String| anyhow::anyhow!("{}: {reason}", path.display());
-    let Some(object) = value.as_object() else { return Err(bad("expected a JSON object".into())) };
+    let Some(object) = value.as_object() else {
+        return Err(bad("expected a JSON object".into()));
+    };
     if !object.contains_key("model") {
         let model = TransformerConfig::from_json(&text).map_err(bad)?;
         return Ok((model, TrainConfig::new()));
@@ -191,14 +257,17 @@ fn read_config_file(path: &PathBuf) -> Result<(TransformerConfig, TrainConfig)> 
     let model = match &object["model"] {
         serde_json::Value::String(name) => TransformerConfig::preset(name).ok_or_else(|| {
             let names: Vec<&str> = TransformerConfig::preset_names().collect();
-            bad(format!("unknown model preset {name:?} (presets: {})", names.join(", ")))
+            bad(format!(
+                "unknown model preset {name:?} (presets: {})",
+                names.join(", ")
+            ))
         })?,
-        other => TransformerConfig::from_json(&other.to_string()).map_err(|e| bad(format!("model: {e}")))?,
+        other => TransformerConfig::from_json(&other.to_string())
+            .map_err(|e| bad(format!("model: {e}")))?,
     };
     let train = match object.get("train") {
-        Some(t) => serde_json::from_value::<TrainConfig>(t.clone()).map_err(|e| bad(format!("train: {e}")))?,
+        Some(t) => TrainConfig::from_value(t).map_err(|e| bad(format!("train: {e}")))?,
         None => TrainConfig::new(),
     };
-    train.validate().map_err(|e| bad(format!("train: {e}")))?;
     Ok((model, train))
 }

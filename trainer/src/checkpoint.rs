@@ -99,14 +99,21 @@ impl CheckpointDir {
         mut state: CheckpointState,
     ) -> Result<PathBuf, TrainError> {
         let name = format!("step-{:08}", state.step);
-        let tmp = self.root.join(format!(".{name}.tmp-{}", std::process::id()));
+        let tmp = self
+            .root
+            .join(format!(".{name}.tmp-{}", std::process::id()));
         let _ = fs::remove_dir_all(&tmp);
         fs::create_dir_all(&tmp).map_err(TrainError::io(&tmp))?;
 
-        let model_bytes = model.clone().into_record().into_bytes().map_err(|e| TrainError::Checkpoint {
-            path: tmp.join(MODEL),
-            reason: format!("cannot serialise the model: {e}"),
-        })?;
+        let model_bytes =
+            model
+                .clone()
+                .into_record()
+                .into_bytes()
+                .map_err(|e| TrainError::Checkpoint {
+                    path: tmp.join(MODEL),
+                    reason: format!("cannot serialise the model: {e}"),
+                })?;
         let optim_bytes = optimizer.into_bytes().map_err(|e| TrainError::Checkpoint {
             path: tmp.join(OPTIMIZER),
             reason: format!("cannot serialise the optimizer: {e}"),
@@ -116,7 +123,9 @@ impl CheckpointDir {
         if std::env::var(ABORT_ENV).is_ok_and(|v| v == state.step.to_string()) {
             std::process::abort();
         }
-        state.files.push(write_synced(&tmp, OPTIMIZER, &optim_bytes)?);
+        state
+            .files
+            .push(write_synced(&tmp, OPTIMIZER, &optim_bytes)?);
         let json = serde_json::to_vec_pretty(&state).expect("checkpoint state serialises");
         write_synced(&tmp, STATE, &json)?;
         sync_dir(&tmp).map_err(TrainError::io(&tmp))?;
@@ -141,18 +150,31 @@ impl CheckpointDir {
         })?;
         let dir = self.root.join(name.trim());
         let state_path = dir.join(STATE);
-        let bad = |path: &Path, reason: String| TrainError::Checkpoint { path: path.to_path_buf(), reason };
+        let bad = |path: &Path, reason: String| TrainError::Checkpoint {
+            path: path.to_path_buf(),
+            reason,
+        };
         let text = fs::read(&state_path).map_err(|e| bad(&state_path, e.to_string()))?;
         let state: CheckpointState = serde_json::from_slice(&text)
             .map_err(|e| bad(&state_path, format!("not a kiln checkpoint state: {e}")))?;
         if state.format != FORMAT {
-            return Err(bad(&state_path, format!("checkpoint format {} is not {FORMAT}", state.format)));
+            return Err(bad(
+                &state_path,
+                format!("checkpoint format {} is not {FORMAT}", state.format),
+            ));
         }
         for digest in &state.files {
             let path = dir.join(&digest.name);
             let bytes = fs::read(&path).map_err(|e| bad(&path, e.to_string()))?;
             if bytes.len() as u64 != digest.bytes {
-                return Err(bad(&path, format!("truncated: {} bytes, expected {}", bytes.len(), digest.bytes)));
+                return Err(bad(
+                    &path,
+                    format!(
+                        "truncated: {} bytes, expected {}",
+                        bytes.len(),
+                        digest.bytes
+                    ),
+                ));
             }
             if crc32fast::hash(&bytes) != digest.crc32 {
                 return Err(bad(&path, "corrupted: checksum mismatch".into()));
@@ -183,18 +205,29 @@ impl CheckpointDir {
             Some(optim) => {
                 let path = dir.join(OPTIMIZER);
                 let bytes = fs::read(&path).map_err(TrainError::io(&path))?;
-                Some(optim.from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| TrainError::Checkpoint {
-                    path: path.clone(),
-                    reason: format!("not an optimizer record: {e}"),
-                })?)
+                Some(
+                    optim
+                        .from_bytes(Bytes::from_bytes_vec(bytes))
+                        .map_err(|e| TrainError::Checkpoint {
+                            path: path.clone(),
+                            reason: format!("not an optimizer record: {e}"),
+                        })?,
+                )
             }
             None => None,
         };
-        Ok(Loaded { model, optimizer, state, path: dir })
+        Ok(Loaded {
+            model,
+            optimizer,
+            state,
+            path: dir,
+        })
     }
 
     fn remove_all_but(&self, keep: &str) {
-        let Ok(entries) = fs::read_dir(&self.root) else { return };
+        let Ok(entries) = fs::read_dir(&self.root) else {
+            return;
+        };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let stale = (name.starts_with("step-") && name != keep) || name.contains(".tmp-");
@@ -208,14 +241,26 @@ impl CheckpointDir {
 /// Loads burnpack weights into `model`, naming the file in every error.
 pub fn load_model<M: Module>(path: &Path, model: M) -> Result<M, TrainError> {
     let bytes = fs::read(path).map_err(TrainError::io(path))?;
-    let bad = |reason: String| TrainError::Checkpoint { path: path.to_path_buf(), reason };
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| bad(format!("not a burnpack file: {e}")))?;
-    model.try_load_record(record).map_err(|e| bad(format!("weights do not fit the model: {e}")))
+    let bad = |reason: String| TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
+        .map_err(|e| bad(format!("not a burnpack file: {e}")))?;
+    model
+        .try_load_record(record)
+        .map_err(|e| bad(format!("weights do not fit the model: {e}")))
 }
 
 fn write_synced(dir: &Path, name: &str, bytes: &[u8]) -> Result<FileDigest, TrainError> {
     let path = dir.join(name);
     let mut file = fs::File::create(&path).map_err(TrainError::io(&path))?;
-    file.write_all(bytes).and_then(|_| file.sync_all()).map_err(TrainError::io(&path))?;
-    Ok(FileDigest { name: name.into(), bytes: bytes.len() as u64, crc32: crc32fast::hash(bytes) })
+    file.write_all(bytes)
+        .and_then(|_| file.sync_all())
+        .map_err(TrainError::io(&path))?;
+    Ok(FileDigest {
+        name: name.into(),
+        bytes: bytes.len() as u64,
+        crc32: crc32fast::hash(bytes),
+    })
 }

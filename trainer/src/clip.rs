@@ -11,7 +11,10 @@ use burn::tensor::Tensor;
 pub fn clip_global_norm<M: Module>(model: &M, grads: &mut GradientsParams, max_norm: f64) -> f64 {
     let mut sum = SquaredSum { grads, total: None };
     model.visit(&mut sum);
-    let norm = sum.total.map_or(0.0, |t| t.into_scalar::<f32>() as f64).sqrt();
+    let norm = sum
+        .total
+        .map_or(0.0, |t| t.into_scalar::<f32>() as f64)
+        .sqrt();
     if max_norm > 0.0 && norm > max_norm {
         let factor = (max_norm / (norm + 1e-6)) as f32;
         model.visit(&mut Scale { grads, factor });
@@ -64,12 +67,16 @@ mod tests {
         let mut grads = GradientsParams::from_grads(loss.backward(), &layer);
         let w = grads.get::<2>(layer.weight.id).unwrap();
         let b = grads.get::<1>(layer.bias.as_ref().unwrap().id).unwrap();
-        let norm0 = (w.clone().square().sum() + b.clone().square().sum()).into_scalar::<f32>().sqrt();
+        let norm0 = (w.clone().square().sum() + b.clone().square().sum())
+            .into_scalar::<f32>()
+            .sqrt();
         let norm = clip_global_norm(&layer, &mut grads, 1.0);
         assert!((norm as f32 - norm0).abs() < 1e-3);
         let w2 = grads.get::<2>(layer.weight.id).unwrap();
         let b2 = grads.get::<1>(layer.bias.as_ref().unwrap().id).unwrap();
-        let after = (w2.clone().square().sum() + b2.square().sum()).into_scalar::<f32>().sqrt();
+        let after = (w2.clone().square().sum() + b2.square().sum())
+            .into_scalar::<f32>()
+            .sqrt();
         assert!((after - 1.0).abs() < 1e-4, "{after}");
         let ratio: Vec<f32> = (w2 / w).into_data().try_into_vec_as().unwrap();
         assert!(ratio.iter().all(|r| (r - ratio[0]).abs() < 1e-5));

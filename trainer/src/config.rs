@@ -60,6 +60,28 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
+    /// Reads a JSON object of training settings: fields left out take their defaults, and an
+    /// unknown field (a typo) is an error.
+    pub fn from_value(value: &serde_json::Value) -> Result<Self, String> {
+        let mut merged = serde_json::to_value(Self::new()).expect("config serialises");
+        let given = value
+            .as_object()
+            .ok_or("expected a JSON object of training settings")?;
+        let defaults = merged.as_object_mut().expect("an object");
+        for (key, v) in given {
+            if !defaults.contains_key(key) {
+                let known: Vec<&String> = defaults.keys().collect();
+                return Err(format!(
+                    "unknown training setting {key:?} (known: {known:?})"
+                ));
+            }
+            defaults.insert(key.clone(), v.clone());
+        }
+        let config: Self = serde_json::from_value(merged).map_err(|e| e.to_string())?;
+        config.validate()?;
+        Ok(config)
+    }
+
     /// Checks the values the loop relies on.
     pub fn validate(&self) -> Result<(), String> {
         let positive = [
@@ -75,10 +97,16 @@ impl TrainConfig {
             return Err(format!("{name} must be positive"));
         }
         if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
-            return Err(format!("learning_rate must be positive, got {}", self.learning_rate));
+            return Err(format!(
+                "learning_rate must be positive, got {}",
+                self.learning_rate
+            ));
         }
         if !(0.0..=1.0).contains(&self.min_lr_ratio) {
-            return Err(format!("min_lr_ratio must be in [0, 1], got {}", self.min_lr_ratio));
+            return Err(format!(
+                "min_lr_ratio must be in [0, 1], got {}",
+                self.min_lr_ratio
+            ));
         }
         if !(0.0..1.0).contains(&self.beta1) || !(0.0..1.0).contains(&self.beta2) {
             return Err("beta1 and beta2 must be in [0, 1)".into());
@@ -92,5 +120,19 @@ impl TrainConfig {
     /// Tokens consumed by one optimiser update.
     pub fn tokens_per_step(&self) -> usize {
         self.batch_size * self.seq_len * self.grad_accum_steps
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_fields_take_defaults_and_typos_are_errors() {
+        let c = TrainConfig::from_value(&serde_json::json!({"steps": 7})).unwrap();
+        assert_eq!(c, TrainConfig::new().with_steps(7));
+        let err = TrainConfig::from_value(&serde_json::json!({"stepz": 7})).unwrap_err();
+        assert!(err.contains("stepz"), "{err}");
+        assert!(TrainConfig::from_value(&serde_json::json!({"steps": 0})).is_err());
     }
 }

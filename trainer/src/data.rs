@@ -52,7 +52,13 @@ impl TokenData {
     }
 
     /// `batch_size` windows at offsets drawn from `rng`.
-    pub fn random_batch(&self, batch_size: usize, seq_len: usize, rng: &mut Rng, device: &Device) -> Batch {
+    pub fn random_batch(
+        &self,
+        batch_size: usize,
+        seq_len: usize,
+        rng: &mut Rng,
+        device: &Device,
+    ) -> Batch {
         let span = self.tokens.len() - seq_len;
         let starts: Vec<usize> = (0..batch_size).map(|_| rng.below(span)).collect();
         self.batch_at(&starts, seq_len, device)
@@ -60,10 +66,19 @@ impl TokenData {
 
     /// Consecutive non-overlapping windows covering the stream from the start, in batches of
     /// at most `batch_size`; at most `max_batches` batches (0: all).
-    pub fn eval_batches(&self, batch_size: usize, seq_len: usize, max_batches: usize, device: &Device) -> Vec<Batch> {
+    pub fn eval_batches(
+        &self,
+        batch_size: usize,
+        seq_len: usize,
+        max_batches: usize,
+        device: &Device,
+    ) -> Vec<Batch> {
         let windows = (self.tokens.len() - 1) / seq_len;
         let starts: Vec<usize> = (0..windows).map(|w| w * seq_len).collect();
-        let mut batches: Vec<Batch> = starts.chunks(batch_size).map(|s| self.batch_at(s, seq_len, device)).collect();
+        let mut batches: Vec<Batch> = starts
+            .chunks(batch_size)
+            .map(|s| self.batch_at(s, seq_len, device))
+            .collect();
         if max_batches > 0 {
             batches.truncate(max_batches);
         }
@@ -75,7 +90,11 @@ impl TokenData {
         let mut targets = Vec::with_capacity(starts.len() * seq_len);
         for &s in starts {
             inputs.extend(self.tokens[s..s + seq_len].iter().map(|&t| t as i64));
-            targets.extend(self.tokens[s + 1..s + seq_len + 1].iter().map(|&t| t as i64));
+            targets.extend(
+                self.tokens[s + 1..s + seq_len + 1]
+                    .iter()
+                    .map(|&t| t as i64),
+            );
         }
         let shape = [starts.len(), seq_len];
         Batch {
@@ -93,7 +112,10 @@ pub fn unigram_cross_entropy(train: &[u32], heldout: &[u32], vocab: usize) -> f6
         counts[t as usize] += 1;
     }
     let total: u64 = counts.iter().sum();
-    let nll: f64 = heldout.iter().map(|&t| -((counts[t as usize] as f64) / total as f64).ln()).sum();
+    let nll: f64 = heldout
+        .iter()
+        .map(|&t| -((counts[t as usize] as f64) / total as f64).ln())
+        .sum();
     nll / heldout.len() as f64
 }
 
@@ -119,14 +141,21 @@ mod tests {
         let data = TokenData::new((0..35).collect(), 8, "text").unwrap();
         let batches = data.eval_batches(3, 8, 0, &device);
         assert_eq!(batches.len(), 2);
-        let first: Vec<i64> = batches[0].inputs.clone().into_data().try_into_vec_as().unwrap();
+        let first: Vec<i64> = batches[0]
+            .inputs
+            .clone()
+            .into_data()
+            .try_into_vec_as()
+            .unwrap();
         assert_eq!(&first[..9], &[0, 1, 2, 3, 4, 5, 6, 7, 8]);
         assert_eq!(batches[1].inputs.dims(), [1, 8]);
     }
 
     #[test]
     fn too_little_text_is_an_error() {
-        let err = TokenData::new(vec![1, 2, 3], 8, "held-out text").unwrap_err().to_string();
+        let err = TokenData::new(vec![1, 2, 3], 8, "held-out text")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("held-out text has 3 tokens"), "{err}");
     }
 

@@ -7,7 +7,10 @@ use std::path::PathBuf;
 pub enum TrainError {
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// A checkpoint is missing, truncated, corrupted, or from another model.
     #[error("{path}: {reason}")]
     Checkpoint { path: PathBuf, reason: String },
@@ -16,7 +19,11 @@ pub enum TrainError {
         "training diverged at step {step}: the loss is {loss} (gradient norm {grad_norm}); the run \
          stopped before applying this update, the last good checkpoint is kept"
     )]
-    NonFinite { step: usize, loss: f64, grad_norm: f64 },
+    NonFinite {
+        step: usize,
+        loss: f64,
+        grad_norm: f64,
+    },
     /// The data or the configuration cannot train the model.
     #[error("{0}")]
     Invalid(String),

@@ -9,8 +9,14 @@ use crate::error::TrainError;
 /// Writes `bytes` to `path` through a temporary file in the same folder: write, fsync,
 /// rename, then fsync the folder so the rename itself survives a power cut.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
         let mut file = File::create(&tmp)?;
@@ -32,7 +38,9 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
 
 /// fsyncs a file that was written by someone else (e.g. Burn's record writer).
 pub fn sync_file(path: &Path) -> Result<(), TrainError> {
-    File::open(path).and_then(|f| f.sync_all()).map_err(TrainError::io(path))
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(TrainError::io(path))
 }
 
 #[cfg(test)]

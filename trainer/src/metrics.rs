@@ -26,15 +26,23 @@ impl MetricsLog {
             text.push('\n');
         }
         write_atomic(path, text.as_bytes())?;
-        let file = OpenOptions::new().append(true).open(path).map_err(TrainError::io(path))?;
-        Ok(Self { path: path.to_path_buf(), file })
+        let file = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(TrainError::io(path))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+        })
     }
 
     /// Appends one record.
     pub fn append(&mut self, record: &LogRecord) -> Result<(), TrainError> {
         let mut line = serde_json::to_string(record).expect("records serialise");
         line.push('\n');
-        self.file.write_all(line.as_bytes()).map_err(TrainError::io(&self.path))
+        self.file
+            .write_all(line.as_bytes())
+            .map_err(TrainError::io(&self.path))
     }
 }
 
@@ -44,7 +52,12 @@ pub fn read(path: &Path) -> Result<Vec<LogRecord>, TrainError> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(TrainError::Io { path: path.to_path_buf(), source: e }),
+        Err(e) => {
+            return Err(TrainError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            });
+        }
     };
     let mut records = Vec::new();
     for line in BufReader::new(file).lines() {
@@ -83,7 +96,12 @@ mod tests {
             log.append(&record(s)).unwrap();
         }
         drop(log);
-        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"step\": 4").unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"step\": 4")
+            .unwrap();
         MetricsLog::open(&path, 20).unwrap();
         let steps: Vec<usize> = read(&path).unwrap().iter().map(|r| r.step).collect();
         assert_eq!(steps, [10, 20]);

@@ -12,20 +12,33 @@ const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 /// Draws training loss and held-out loss against the step into `path` (PNG, 960×540).
 pub fn plot_losses(records: &[LogRecord], path: &Path, title: &str) -> Result<(), TrainError> {
     register_font();
-    let bad = |e: String| TrainError::Io { path: path.to_path_buf(), source: std::io::Error::other(e) };
+    let bad = |e: String| TrainError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e),
+    };
     if records.is_empty() {
         return Err(bad("no metrics to plot".into()));
     }
     let train: Vec<(f64, f64)> = records.iter().map(|r| (r.step as f64, r.loss)).collect();
-    let eval: Vec<(f64, f64)> = records.iter().filter_map(|r| r.eval_loss.map(|l| (r.step as f64, l))).collect();
+    let eval: Vec<(f64, f64)> = records
+        .iter()
+        .filter_map(|r| r.eval_loss.map(|l| (r.step as f64, l)))
+        .collect();
     let max_step = train.iter().map(|p| p.0).fold(1.0, f64::max);
-    let losses = train.iter().chain(&eval).map(|p| p.1).filter(|l| l.is_finite());
+    let losses = train
+        .iter()
+        .chain(&eval)
+        .map(|p| p.1)
+        .filter(|l| l.is_finite());
     let (lo, hi) = losses.fold((f64::MAX, f64::MIN), |(lo, hi), l| (lo.min(l), hi.max(l)));
     let pad = ((hi - lo) * 0.05).max(1e-3);
 
     // Drawn beside the target under a temporary name (kept ".png" so the encoder knows the
     // format), then moved into place atomically.
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp-{}.png", std::process::id()));
     {
         let root = BitMapBackend::new(&tmp, (960, 540)).into_drawing_area();
@@ -54,7 +67,9 @@ pub fn plot_losses(records: &[LogRecord], path: &Path, title: &str) -> Result<()
                 .map_err(|e| bad(e.to_string()))?
                 .label("held-out")
                 .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
-            chart.draw_series(eval.iter().map(|&p| Circle::new(p, 3, RED.filled()))).map_err(|e| bad(e.to_string()))?;
+            chart
+                .draw_series(eval.iter().map(|&p| Circle::new(p, 3, RED.filled())))
+                .map_err(|e| bad(e.to_string()))?;
         }
         chart
             .configure_series_labels()

@@ -21,7 +21,11 @@ mod tests {
 
     #[test]
     fn warms_up_then_decays_to_the_floor() {
-        let c = TrainConfig::new().with_steps(110).with_warmup_steps(10).with_learning_rate(1.0).with_min_lr_ratio(0.1);
+        let c = TrainConfig::new()
+            .with_steps(110)
+            .with_warmup_steps(10)
+            .with_learning_rate(1.0)
+            .with_min_lr_ratio(0.1);
         assert!((learning_rate(&c, 0) - 0.1).abs() < 1e-12);
         assert!((learning_rate(&c, 9) - 1.0).abs() < 1e-12);
         assert!((learning_rate(&c, 10) - 1.0).abs() < 1e-12);

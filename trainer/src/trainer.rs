@@ -78,16 +78,27 @@ impl Trainer<'_> {
 
     /// The state saved in the latest checkpoint.
     pub fn resume_state(&self) -> Result<TrainState, TrainError> {
-        let dir = self.checkpoints.as_ref().ok_or_else(|| TrainError::Invalid("no checkpoint folder given".into()))?;
+        let dir = self
+            .checkpoints
+            .as_ref()
+            .ok_or_else(|| TrainError::Invalid("no checkpoint folder given".into()))?;
         let (path, saved) = dir.latest_state()?;
-        if saved.tokenizer_crc32.is_some() && self.tokenizer_crc32.is_some() && saved.tokenizer_crc32 != self.tokenizer_crc32 {
+        if saved.tokenizer_crc32.is_some()
+            && self.tokenizer_crc32.is_some()
+            && saved.tokenizer_crc32 != self.tokenizer_crc32
+        {
             return Err(TrainError::Checkpoint {
                 path,
-                reason: "the tokenizer differs from the one this checkpoint was trained with".into(),
+                reason: "the tokenizer differs from the one this checkpoint was trained with"
+                    .into(),
             });
         }
         let config = serde_json::to_value(&self.model_config).expect("config serialises");
-        let loaded = dir.load(self.model_config.init(&self.device), &config, Some(self.optimizer()))?;
+        let loaded = dir.load(
+            self.model_config.init(&self.device),
+            &config,
+            Some(self.optimizer()),
+        )?;
         Ok(TrainState {
             model: loaded.model,
             optimizer: loaded.optimizer.expect("optimizer requested"),
@@ -97,11 +108,19 @@ impl Trainer<'_> {
     }
 
     /// Trains from `state` until `config.steps` updates are done.
-    pub fn fit(&self, mut state: TrainState, observer: &mut dyn TrainObserver) -> Result<TrainState, TrainError> {
+    pub fn fit(
+        &self,
+        mut state: TrainState,
+        observer: &mut dyn TrainObserver,
+    ) -> Result<TrainState, TrainError> {
         let c = &self.config;
         c.validate().map_err(TrainError::Invalid)?;
-        if self.model_config.vocab_size <= self.train.tokens().iter().copied().max().unwrap_or(0) as usize {
-            return Err(TrainError::Invalid("the data holds token ids beyond the model's vocabulary".into()));
+        if self.model_config.vocab_size
+            <= self.train.tokens().iter().copied().max().unwrap_or(0) as usize
+        {
+            return Err(TrainError::Invalid(
+                "the data holds token ids beyond the model's vocabulary".into(),
+            ));
         }
         let start = Instant::now();
         let (mut window_start, mut window_tokens) = (Instant::now(), 0usize);
@@ -111,7 +130,9 @@ impl Trainer<'_> {
             let mut accumulator = GradientsAccumulator::<Transformer>::new();
             let mut loss_sum = 0.0;
             for _ in 0..c.grad_accum_steps {
-                let batch = self.train.random_batch(c.batch_size, c.seq_len, &mut state.rng, &self.device);
+                let batch =
+                    self.train
+                        .random_batch(c.batch_size, c.seq_len, &mut state.rng, &self.device);
                 let loss = cross_entropy(state.model.forward(batch.inputs), batch.targets);
                 let scaled = loss.clone().div_scalar(c.grad_accum_steps as f64);
                 let grads = GradientsParams::from_grads(scaled.backward(), &state.model);
@@ -122,16 +143,22 @@ impl Trainer<'_> {
             let mut grads = accumulator.grads();
             let grad_norm = clip_global_norm(&state.model, &mut grads, c.grad_clip);
             if !loss.is_finite() || !grad_norm.is_finite() {
-                return Err(TrainError::NonFinite { step: state.step + 1, loss, grad_norm });
+                return Err(TrainError::NonFinite {
+                    step: state.step + 1,
+                    loss,
+                    grad_norm,
+                });
             }
             state.model = state.optimizer.step(lr, state.model, grads);
             state.step += 1;
             window_tokens += c.tokens_per_step();
-            let tokens_per_sec = window_tokens as f64 / window_start.elapsed().as_secs_f64().max(1e-9);
+            let tokens_per_sec =
+                window_tokens as f64 / window_start.elapsed().as_secs_f64().max(1e-9);
             observer.on_step(state.step, loss, tokens_per_sec);
 
             let last = state.step == end;
-            let eval = (state.step % c.eval_every == 0 || last).then(|| self.evaluate(&state.model));
+            let eval =
+                (state.step % c.eval_every == 0 || last).then(|| self.evaluate(&state.model));
             if state.step % c.log_every == 0 || eval.is_some() {
                 observer.on_log(&LogRecord {
                     step: state.step,
@@ -148,7 +175,11 @@ impl Trainer<'_> {
             if let Some(dir) = &self.checkpoints
                 && (state.step % c.checkpoint_every == 0 || last)
             {
-                let path = dir.save(&state.model, &state.optimizer, self.checkpoint_state(&state))?;
+                let path = dir.save(
+                    &state.model,
+                    &state.optimizer,
+                    self.checkpoint_state(&state),
+                )?;
                 observer.on_checkpoint(state.step, &path);
             }
         }
@@ -160,7 +191,14 @@ impl Trainer<'_> {
         let model = model.valid();
         let device = self.device.clone().inner();
         let c = &self.config;
-        evaluate(&model, self.valid, c.batch_size, c.seq_len, c.eval_batches, &device)
+        evaluate(
+            &model,
+            self.valid,
+            c.batch_size,
+            c.seq_len,
+            c.eval_batches,
+            &device,
+        )
     }
 
     fn checkpoint_state(&self, state: &TrainState) -> CheckpointState {
@@ -192,5 +230,9 @@ pub fn evaluate(
         tokens += n;
     }
     let loss = nll / tokens.max(1) as f64;
-    EvalMetrics { loss, perplexity: loss.exp(), tokens }
+    EvalMetrics {
+        loss,
+        perplexity: loss.exp(),
+        tokens,
+    }
 }

@@ -42,6 +42,9 @@ fn loss_falls_well_below_its_start_on_cpu_and_wgpu() {
         let after = trainer.evaluate(&state.model).loss;
         // A fresh model scores ~ln(384) = 5.95 nats; the tiny model must get well below it.
         assert!(before > 5.5, "{backend}: initial loss {before}");
-        assert!(after < before - 1.5, "{backend}: held-out loss {before:.3} -> {after:.3}");
+        assert!(
+            after < before - 1.5,
+            "{backend}: held-out loss {before:.3} -> {after:.3}"
+        );
     }
 }
