@@ -3,11 +3,12 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::{Initializer, Linear, LinearConfig};
+use burn::nn::Linear;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Device, Tensor};
 
 use crate::cache::LayerCache;
+use crate::init::normal_linear;
 use crate::rope::RotaryEmbedding;
 
 /// Configuration of [`Attention`].
@@ -40,16 +41,7 @@ impl AttentionConfig {
     /// Builds the layer with bias-free projections drawn from N(0, init_std²).
     pub fn init(&self, device: &Device) -> Attention {
         let head_dim = self.d_model / self.n_heads;
-        let init = Initializer::Normal {
-            mean: 0.0,
-            std: self.init_std,
-        };
-        let linear = |d_in, d_out| {
-            LinearConfig::new(d_in, d_out)
-                .with_bias(false)
-                .with_initializer(init.clone())
-                .init(device)
-        };
+        let linear = |d_in, d_out| normal_linear(d_in, d_out, self.init_std, device);
         Attention {
             q_proj: linear(self.d_model, self.n_heads * head_dim),
             k_proj: linear(self.d_model, self.n_kv_heads * head_dim),

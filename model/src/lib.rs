@@ -11,6 +11,7 @@ pub mod decoder_layer;
 pub mod device;
 pub mod error;
 pub mod generate;
+pub mod init;
 pub mod loss;
 pub mod mlp;
 pub mod rms_norm;

@@ -3,9 +3,11 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::{Initializer, Linear, LinearConfig};
+use burn::nn::Linear;
 use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor};
+
+use crate::init::normal_linear;
 
 /// Configuration of [`Mlp`].
 #[derive(Config, Debug)]
@@ -30,16 +32,7 @@ pub struct Mlp {
 impl MlpConfig {
     /// Builds the block with bias-free projections drawn from N(0, init_std²).
     pub fn init(&self, device: &Device) -> Mlp {
-        let init = Initializer::Normal {
-            mean: 0.0,
-            std: self.init_std,
-        };
-        let linear = |d_in, d_out| {
-            LinearConfig::new(d_in, d_out)
-                .with_bias(false)
-                .with_initializer(init.clone())
-                .init(device)
-        };
+        let linear = |d_in, d_out| normal_linear(d_in, d_out, self.init_std, device);
         Mlp {
             gate_proj: linear(self.d_model, self.d_hidden),
             up_proj: linear(self.d_model, self.d_hidden),

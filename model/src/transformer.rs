@@ -3,12 +3,13 @@
 //! Face's `LlamaForCausalLM` (`model.embed_tokens`, `model.layers.N`, `model.norm`, `lm_head`).
 
 use burn::module::Module;
-use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig};
+use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear};
 use burn::tensor::{Device, Int, Tensor};
 
 use crate::cache::KvCache;
 use crate::config::TransformerConfig;
 use crate::decoder_layer::DecoderLayer;
+use crate::init::normal_linear;
 use crate::rms_norm::{RmsNorm, RmsNormConfig};
 use crate::rope::RotaryEmbedding;
 
@@ -39,12 +40,8 @@ impl Transformer {
             std: config.initializer_range,
         };
         let (vocab, d) = (config.vocab_size, config.hidden_size);
-        let lm_head = (!config.tie_word_embeddings).then(|| {
-            LinearConfig::new(d, vocab)
-                .with_bias(false)
-                .with_initializer(init.clone())
-                .init(device)
-        });
+        let lm_head = (!config.tie_word_embeddings)
+            .then(|| normal_linear(d, vocab, config.initializer_range, device));
         Self {
             model: DecoderStack {
                 embed_tokens: EmbeddingConfig::new(vocab, d)
