@@ -168,7 +168,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
         println!("resuming at step {} of {}", state.step, config.train.steps);
     }
     let log = MetricsLog::open(&run.metrics_path(), state.step)?;
-    let title = format!("{} — {}", run.root.display(), selected.description);
+    let device_name = selected.description.split(" (").next().unwrap_or_default();
+    let title = format!("{} on {device_name}", run.root.display());
     let mut observer = RunObserver::new(
         config.train.steps,
         state.step,

@@ -7,7 +7,7 @@ use burn::config::Config;
 #[derive(Config, Debug, PartialEq)]
 pub struct TrainConfig {
     /// Optimiser updates to make.
-    #[config(default = 2000)]
+    #[config(default = 400)]
     pub steps: usize,
     /// Sequences per micro-batch.
     #[config(default = 16)]
@@ -25,7 +25,7 @@ pub struct TrainConfig {
     #[config(default = 0.1)]
     pub min_lr_ratio: f64,
     /// Steps of linear warm-up from 0 to the peak.
-    #[config(default = 100)]
+    #[config(default = 40)]
     pub warmup_steps: usize,
     /// Decoupled weight decay of AdamW.
     #[config(default = 0.1)]
@@ -46,13 +46,13 @@ pub struct TrainConfig {
     #[config(default = 10)]
     pub log_every: usize,
     /// Evaluate on held-out text every this many steps (and at the end).
-    #[config(default = 200)]
+    #[config(default = 100)]
     pub eval_every: usize,
     /// Held-out batches per evaluation (0: the whole held-out text).
     #[config(default = 0)]
     pub eval_batches: usize,
     /// Save a checkpoint every this many steps (and at the end).
-    #[config(default = 200)]
+    #[config(default = 100)]
     pub checkpoint_every: usize,
     /// Seed of the initialisation and of the data order.
     #[config(default = 42)]
