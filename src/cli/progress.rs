@@ -86,6 +86,4 @@ impl TrainObserver for RunObserver {
             self.redraw_plot();
         }
     }
-
-    fn on_checkpoint(&mut self, _step: usize, _path: &std::path::Path) {}
 }
