@@ -1,8 +1,13 @@
 //! One optimiser step (forward, backward, global-norm clip, AdamW) of the default `small`
 //! model at batch 16 × 128 tokens.
 //!
-//!     cargo bench -p kiln-benches --bench train_step
-//!     KILN_BENCH_DEVICES=flex,ndarray,wgpu cargo bench -p kiln-benches --bench train_step
+//! Run it with the test profile over the whole workspace, so that the dependencies keep the
+//! feature set `cargo test --workspace` already compiled (`cargo bench`, or any build that
+//! selects fewer targets, unifies criterion's features differently and rebuilds Burn); libtest
+//! binaries given `--bench` run no tests, criterion runs the benches matching the filter:
+//!
+//!     cargo test --workspace --all-targets -- --bench train_step
+//!     KILN_BENCH_DEVICES=flex,ndarray,wgpu cargo test --workspace --all-targets -- --bench train_step
 
 use std::hint::black_box;
 
@@ -20,6 +25,7 @@ fn train_step(c: &mut Criterion) {
     let mut group = c.benchmark_group("train_step/small");
     group
         .sample_size(10)
+        .measurement_time(std::time::Duration::from_secs(30))
         .throughput(Throughput::Elements((batch * seq) as u64));
     for (name, base) in kiln_benches::bench_devices() {
         let device = base.autodiff();
