@@ -4,7 +4,7 @@
 
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear};
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::cache::KvCache;
 use crate::config::TransformerConfig;
@@ -12,6 +12,7 @@ use crate::decoder_layer::DecoderLayer;
 use crate::init::normal_linear;
 use crate::rms_norm::{RmsNorm, RmsNormConfig};
 use crate::rope::RotaryEmbedding;
+use crate::rope_scaling::{RopeScaling, rope_frequencies};
 
 /// The body of the model: everything but the output projection.
 #[derive(Module, Debug)]
@@ -29,6 +30,9 @@ pub struct Transformer {
     pub lm_head: Option<Linear>,
     pub head_dim: usize,
     pub rope_theta: f64,
+    /// Llama 3 frequency scaling of RoPE, if the architecture uses it.
+    #[module(skip)]
+    pub rope_scaling: Option<RopeScaling>,
 }
 
 impl Transformer {
@@ -57,6 +61,7 @@ impl Transformer {
             lm_head,
             head_dim: config.head_dim(),
             rope_theta: config.rope_theta,
+            rope_scaling: config.rope_scaling.clone(),
         }
     }
 
@@ -99,12 +104,26 @@ impl Transformer {
         let seq_len = tokens.dims()[1];
         let start = cache.as_ref().map_or(0, |c| c.len());
         let device = tokens.device();
-        let rope = RotaryEmbedding::new(
-            self.head_dim,
-            start..start + seq_len,
-            self.rope_theta,
-            &device,
-        );
+        let frequencies =
+            rope_frequencies(self.head_dim, self.rope_theta, self.rope_scaling.as_ref());
+        let padding = cache.as_ref().map_or(&[][..], |c| c.left_padding());
+        let rope = if padding.iter().all(|&p| p == 0) {
+            RotaryEmbedding::from_frequencies(&frequencies, start..start + seq_len, &device)
+        } else {
+            // Row b's real tokens count from its first one; its padding sits at position 0.
+            let positions: Vec<i64> = padding
+                .iter()
+                .flat_map(|&pad| {
+                    (start..start + seq_len).map(move |t| t.saturating_sub(pad) as i64)
+                })
+                .collect();
+            let rows = Tensor::from_data(
+                TensorData::new(positions, [padding.len(), seq_len]),
+                &device,
+            );
+            RotaryEmbedding::from_frequencies(&frequencies, 0..start + seq_len, &device)
+                .at_rows(rows)
+        };
         let mut x = self.model.embed_tokens.forward(tokens);
         for (i, layer) in self.model.layers.iter().enumerate() {
             let layer_cache = cache.as_deref_mut().map(|c| &mut c.layers[i]);
