@@ -219,6 +219,10 @@ mod tests {
                 .with_tie_word_embeddings(tie);
             use burn::module::Module;
             assert_eq!(c.init(&device).num_params(), c.num_params());
+            // Qwen3 layout: heads wider than hidden / heads, and q/k norms.
+            let wide = c.head_dim() * 2;
+            let c = c.with_head_dim(Some(wide)).with_qk_norm(true);
+            assert_eq!(c.init(&device).num_params(), c.num_params());
         }
     }
 }

@@ -75,9 +75,8 @@ pub fn generate_batch(
     let budget = config.max_new_tokens.min(config.max_len - longest);
     for _ in 0..budget {
         let tokens = Tensor::<2, Int>::from_data(TensorData::new(input, [batch, width]), device);
-        let logits = model.forward_cached(tokens, &mut cache);
-        let rows: Vec<f32> = logits
-            .slice_dim(1, width - 1..width)
+        let rows: Vec<f32> = model
+            .forward_cached_last(tokens, &mut cache)
             .into_data()
             .try_into_vec_as::<f32>()
             .expect("f32 logits");

@@ -95,12 +95,30 @@ impl Transformer {
         self.run(tokens, Some(cache))
     }
 
+    /// Logits of the last position only, for `tokens` continuing the sequence in `cache`:
+    /// what decoding needs, without projecting every prompt position onto the vocabulary.
+    ///
+    /// # Shapes
+    /// - `tokens`: `[batch, seq_len]`
+    /// - output: `[batch, vocab]`
+    pub fn forward_cached_last(&self, tokens: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<2> {
+        let h = self.hidden(tokens, Some(cache));
+        let [batch, seq_len, _] = h.dims();
+        let last = h.slice_dim(1, seq_len - 1..seq_len);
+        self.project(last).reshape([batch, self.vocab_size()])
+    }
+
     /// An empty KV cache sized for this model.
     pub fn new_cache(&self) -> KvCache {
         KvCache::new(self.num_layers())
     }
 
-    fn run(&self, tokens: Tensor<2, Int>, mut cache: Option<&mut KvCache>) -> Tensor<3> {
+    fn run(&self, tokens: Tensor<2, Int>, cache: Option<&mut KvCache>) -> Tensor<3> {
+        self.project(self.hidden(tokens, cache))
+    }
+
+    /// The final-normed hidden states of `tokens`.
+    fn hidden(&self, tokens: Tensor<2, Int>, mut cache: Option<&mut KvCache>) -> Tensor<3> {
         let seq_len = tokens.dims()[1];
         let start = cache.as_ref().map_or(0, |c| c.len());
         let device = tokens.device();
@@ -129,7 +147,7 @@ impl Transformer {
             let layer_cache = cache.as_deref_mut().map(|c| &mut c.layers[i]);
             x = layer.forward(x, &rope, layer_cache);
         }
-        self.project(self.model.norm.forward(x))
+        self.model.norm.forward(x)
     }
 
     /// The output projection: `lm_head`, or the transposed embedding when tied.
@@ -173,6 +191,21 @@ mod tests {
             let d = max_abs_diff(full, Tensor::cat(parts, 1));
             assert!(d < 1e-5, "cached and full logits differ by {d}");
         }
+    }
+
+    #[test]
+    fn last_position_logits_equal_the_full_pass() {
+        let device = Device::flex();
+        let model = TransformerConfig::preset("tiny").unwrap().init(&device);
+        let tokens = Tensor::<2, Int>::from_ints([[1, 2, 3, 4], [5, 6, 7, 8]], &device);
+        let vocab = model.vocab_size();
+        let full = model
+            .forward(tokens.clone())
+            .slice_dim(1, 3..4)
+            .reshape([2, vocab]);
+        let last = model.forward_cached_last(tokens, &mut model.new_cache());
+        let d: f32 = (full - last).abs().max().into_scalar();
+        assert!(d < 1e-6, "{d}");
     }
 
     #[test]
