@@ -444,11 +444,14 @@ fn qwen3_tokenizer_matches_python() {
 }
 
 /// The hand-written Qwen3 chat template renders what transformers' `apply_chat_template`
-/// renders from the real template (`fixtures/hf/qwen3_chat.json`).
+/// renders from the real template (`fixtures/hf/qwen3_chat.json`), and the real tokenizer
+/// turns it into Python's ids (special tokens such as `<|im_start|>` included).
 #[test]
 fn qwen3_chat_template_matches_transformers() {
     use kiln_model::hf::chat::{Message, render_qwen3};
     let fixture: Value = serde_json::from_str(include_str!("fixtures/hf/qwen3_chat.json")).unwrap();
+    let tokenizer = qwen3_tokenizer_path()
+        .map(|p| kiln_model::tokenizer::TextTokenizer::from_file(&p).unwrap());
     for case in fixture.as_array().unwrap() {
         let messages: Vec<Message> = serde_json::from_value(case["messages"].clone()).unwrap();
         let text = render_qwen3(
@@ -457,5 +460,12 @@ fn qwen3_chat_template_matches_transformers() {
             case["enable_thinking"].as_bool().unwrap_or(true),
         );
         assert_eq!(text, case["rendered"].as_str().unwrap(), "{messages:?}");
+        if let Some(tokenizer) = &tokenizer {
+            assert_eq!(
+                tokenizer.encode(&text).unwrap(),
+                ids(&case["ids"]),
+                "{text:?}"
+            );
+        }
     }
 }

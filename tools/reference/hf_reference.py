@@ -14,7 +14,7 @@ case also records the logits of the float32 model before rounding. Read by model
 
 With the real Qwen3 tokenizer present (.ci/fetch-hf-data.sh), it also writes
   fixtures/hf/qwen3_tokenizer.json  ids of a multilingual sample by Python's tokenizers
-  fixtures/hf/qwen3_chat.json       conversations rendered by apply_chat_template
+  fixtures/hf/qwen3_chat.json       conversations rendered by apply_chat_template, and their ids
 
 Finally, if model/tests/fixtures/hf/kiln_export/ exists (written by the Rust test
 `kiln_export_matches_the_committed_fixture` with KILN_BLESS=1), it loads that kiln-exported
@@ -179,7 +179,8 @@ def tokenizer_fixtures():
     for conv in CONVERSATIONS:
         kwargs = {k: v for k, v in conv.items() if k != "messages"}
         text = hf.apply_chat_template(conv["messages"], tokenize=False, **kwargs)
-        rendered.append(dict(conv, rendered=text))
+        rendered.append(dict(conv, rendered=text,
+                             ids=tok.encode(text, add_special_tokens=False).ids))
     (OUT / "qwen3_chat.json").write_text(json.dumps(rendered, ensure_ascii=False, indent=1) + "\n")
     print("tokenizer and chat fixtures written")
 

@@ -79,11 +79,6 @@ impl Checkpoint {
         })
     }
 
-    /// Whether the checkpoint holds `key`.
-    pub fn contains(&self, key: &str) -> bool {
-        self.keys.contains_key(key)
-    }
-
     /// The f32 values of `key`, which must have `shape` (PyTorch layout).
     pub fn get(&self, key: &str, shape: &[usize]) -> Result<Vec<f32>, ModelError> {
         let &i = self.keys.get(key).ok_or_else(|| ModelError::Checkpoint {
