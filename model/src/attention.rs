@@ -9,6 +9,7 @@ use burn::tensor::{Bool, Device, Tensor};
 
 use crate::cache::LayerCache;
 use crate::init::normal_linear;
+use crate::rms_norm::{RmsNorm, RmsNormConfig};
 use crate::rope::RotaryEmbedding;
 
 /// Configuration of [`Attention`].
@@ -23,6 +24,14 @@ pub struct AttentionConfig {
     /// Standard deviation of the normal weight initialisation.
     #[config(default = 0.02)]
     pub init_std: f64,
+    /// Size of one head; `d_model / n_heads` when not given (Qwen3 sets it apart).
+    pub head_dim: Option<usize>,
+    /// RMSNorm every query and key head before RoPE (Qwen3, `q_norm` / `k_norm`).
+    #[config(default = false)]
+    pub qk_norm: bool,
+    /// ε of the q/k RMSNorm.
+    #[config(default = 1e-6)]
+    pub norm_eps: f64,
 }
 
 /// `softmax(Q Kᵀ / sqrt(d_head) + causal mask) V`, heads concatenated and projected by `o_proj`.
@@ -32,6 +41,10 @@ pub struct Attention {
     pub k_proj: Linear,
     pub v_proj: Linear,
     pub o_proj: Linear,
+    /// Per-head RMSNorm of the queries (Qwen3), over `head_dim`.
+    pub q_norm: Option<RmsNorm>,
+    /// Per-head RMSNorm of the keys (Qwen3), over `head_dim`.
+    pub k_norm: Option<RmsNorm>,
     pub n_heads: usize,
     pub n_kv_heads: usize,
     pub head_dim: usize,
@@ -40,13 +53,22 @@ pub struct Attention {
 impl AttentionConfig {
     /// Builds the layer with bias-free projections drawn from N(0, init_std²).
     pub fn init(&self, device: &Device) -> Attention {
-        let head_dim = self.d_model / self.n_heads;
+        let head_dim = self.head_dim.unwrap_or(self.d_model / self.n_heads);
         let linear = |d_in, d_out| normal_linear(d_in, d_out, self.init_std, device);
+        let norm = || {
+            self.qk_norm.then(|| {
+                RmsNormConfig::new(head_dim)
+                    .with_epsilon(self.norm_eps)
+                    .init(device)
+            })
+        };
         Attention {
             q_proj: linear(self.d_model, self.n_heads * head_dim),
             k_proj: linear(self.d_model, self.n_kv_heads * head_dim),
             v_proj: linear(self.d_model, self.n_kv_heads * head_dim),
             o_proj: linear(self.n_heads * head_dim, self.d_model),
+            q_norm: norm(),
+            k_norm: norm(),
             n_heads: self.n_heads,
             n_kv_heads: self.n_kv_heads,
             head_dim,
@@ -56,7 +78,8 @@ impl AttentionConfig {
 
 impl Attention {
     /// Attends over the cached keys/values (if any) followed by this call's tokens, which sit
-    /// at positions `cache.len()..cache.len() + seq_len`.
+    /// at positions `cache.len()..cache.len() + seq_len`. Keys the cache marks as left padding
+    /// are skipped.
     ///
     /// # Shapes
     /// - `x`: `[batch, seq_len, d_model]`
@@ -73,17 +96,24 @@ impl Attention {
             t.reshape([batch, seq_len, n, self.head_dim])
                 .swap_dims(1, 2)
         };
-        let q = rope.apply(heads(self.q_proj.forward(x.clone()), self.n_heads));
-        let k = rope.apply(heads(self.k_proj.forward(x.clone()), self.n_kv_heads));
+        let norm = |t: Tensor<4>, n: &Option<RmsNorm>| match n {
+            Some(n) => n.forward(t),
+            None => t,
+        };
+        let q = heads(self.q_proj.forward(x.clone()), self.n_heads);
+        let k = heads(self.k_proj.forward(x.clone()), self.n_kv_heads);
+        let q = rope.apply(norm(q, &self.q_norm));
+        let k = rope.apply(norm(k, &self.k_norm));
         let v = heads(self.v_proj.forward(x), self.n_kv_heads);
 
-        let (k, v, past) = match cache {
+        let (k, v, past, padding) = match cache {
             Some(cache) => {
                 let past = cache.len();
                 let (k, v) = cache.append(k, v);
-                (k, v, past)
+                let padding = cache.padding_mask(k.dims()[2], &k.device());
+                (k, v, past, padding)
             }
-            None => (k, v, 0),
+            None => (k, v, 0, None),
         };
         let (k, v) = (self.repeat_kv(k), self.repeat_kv(v));
         let keys = k.dims()[2];
@@ -93,7 +123,12 @@ impl Attention {
             .div_scalar((self.head_dim as f64).sqrt());
         // Query i sits at position past + i and may see keys 0..=past + i.
         let mask = Tensor::<2, Bool>::tril_mask([seq_len, keys], past as i64, &scores.device());
-        let scores = scores.mask_fill(mask.unsqueeze::<4>(), f32::NEG_INFINITY);
+        let mut scores = scores.mask_fill(mask.unsqueeze::<4>(), f32::NEG_INFINITY);
+        if let Some(padding) = padding {
+            // Finite, so that a padding query, which sees only padding keys, still gets a
+            // (meaningless but finite) softmax instead of NaNs that would reach real rows.
+            scores = scores.mask_fill(padding, -1e30);
+        }
         let context = softmax(scores, 3).matmul(v);
         let context =
             context

@@ -2,12 +2,14 @@
 //! of the tokens seen so far, so each new token costs one row of attention instead of a full
 //! forward pass.
 
-use burn::tensor::Tensor;
+use burn::tensor::{Bool, Device, Tensor, TensorData};
 
 /// Cached keys and values of one attention layer.
 #[derive(Debug, Clone, Default)]
 pub struct LayerCache {
     kv: Option<(Tensor<4>, Tensor<4>)>,
+    /// Number of padding tokens at the start of every row of a left-padded batch (empty: none).
+    left_padding: Vec<usize>,
 }
 
 impl LayerCache {
@@ -34,6 +36,26 @@ impl LayerCache {
         self.kv = Some((k.clone(), v.clone()));
         (k, v)
     }
+
+    /// Where keys are padding in a left-padded batch, `None` when no row is padded.
+    ///
+    /// # Shapes
+    /// - returns: `[batch, 1, 1, keys]`, true at the padding keys of each row
+    pub fn padding_mask(&self, keys: usize, device: &Device) -> Option<Tensor<4, Bool>> {
+        if self.left_padding.iter().all(|&p| p == 0) {
+            return None;
+        }
+        let batch = self.left_padding.len();
+        let mask: Vec<bool> = self
+            .left_padding
+            .iter()
+            .flat_map(|&pad| (0..keys).map(move |k| k < pad))
+            .collect();
+        Some(Tensor::from_data(
+            TensorData::new(mask, [batch, 1, 1, keys]),
+            device,
+        ))
+    }
 }
 
 /// The caches of every layer of a model.
@@ -48,6 +70,23 @@ impl KvCache {
         Self {
             layers: vec![LayerCache::default(); n_layers],
         }
+    }
+
+    /// An empty cache for a batch whose row `b` starts with `left_padding[b]` padding tokens:
+    /// attention skips them and positions count from each row's first real token.
+    pub fn with_left_padding(n_layers: usize, left_padding: Vec<usize>) -> Self {
+        let layer = LayerCache {
+            kv: None,
+            left_padding,
+        };
+        Self {
+            layers: vec![layer; n_layers],
+        }
+    }
+
+    /// Padding tokens at the start of every row (empty when the batch is not padded).
+    pub fn left_padding(&self) -> &[usize] {
+        self.layers.first().map_or(&[], |l| &l.left_padding)
     }
 
     /// Number of cached positions (the position of the next token).

@@ -9,6 +9,7 @@ use burn::config::Config;
 use burn::tensor::Device;
 
 use crate::error::ModelError;
+use crate::rope_scaling::RopeScaling;
 use crate::transformer::Transformer;
 
 /// Architecture of a decoder-only transformer language model (Llama layout: pre-RMSNorm,
@@ -44,12 +45,21 @@ pub struct TransformerConfig {
     /// `initializer_range`).
     #[config(default = 0.02)]
     pub initializer_range: f64,
+    /// Size of one attention head where it is not `hidden_size / num_attention_heads` (HF
+    /// `head_dim`, e.g. Qwen3).
+    pub head_dim: Option<usize>,
+    /// RMSNorm of every query and key head before RoPE (Qwen3's `q_norm` / `k_norm`).
+    #[config(default = false)]
+    pub qk_norm: bool,
+    /// Rescaled RoPE frequencies for long contexts (HF `rope_scaling`, type `llama3`).
+    pub rope_scaling: Option<RopeScaling>,
 }
 
 impl TransformerConfig {
     /// Size of one attention head.
     pub fn head_dim(&self) -> usize {
-        self.hidden_size / self.num_attention_heads
+        self.head_dim
+            .unwrap_or(self.hidden_size / self.num_attention_heads)
     }
 
     /// Checks the values that the layers rely on.
@@ -61,7 +71,10 @@ impl TransformerConfig {
         if self.num_hidden_layers == 0 || self.num_attention_heads == 0 {
             return bad("num_hidden_layers and num_attention_heads must be positive".into());
         }
-        if self.hidden_size % self.num_attention_heads != 0 {
+        if self.head_dim == Some(0) {
+            return bad("head_dim must be positive".into());
+        }
+        if self.head_dim.is_none() && self.hidden_size % self.num_attention_heads != 0 {
             return bad(format!(
                 "hidden_size {} is not a multiple of num_attention_heads {}",
                 self.hidden_size, self.num_attention_heads
@@ -82,6 +95,9 @@ impl TransformerConfig {
         }
         if !(self.rope_theta > 0.0 && self.rms_norm_eps > 0.0 && self.initializer_range > 0.0) {
             return bad("rope_theta, rms_norm_eps and initializer_range must be positive".into());
+        }
+        if let Some(scaling) = &self.rope_scaling {
+            scaling.validate()?;
         }
         Ok(())
     }
@@ -114,6 +130,9 @@ impl TransformerConfig {
             "rms_norm_eps",
             "tie_word_embeddings",
             "initializer_range",
+            "head_dim",
+            "qk_norm",
+            "rope_scaling",
         ] {
             if !object.contains_key(key) {
                 object.insert(key.into(), defaults[key].clone());
@@ -148,8 +167,10 @@ impl TransformerConfig {
             self.intermediate_size,
             self.num_hidden_layers,
         );
+        let q = self.num_attention_heads * self.head_dim();
         let kv = self.num_key_value_heads * self.head_dim();
-        let attn = d * d * 2 + d * kv * 2;
+        let qk_norm = if self.qk_norm { 2 * self.head_dim() } else { 0 };
+        let attn = d * q * 2 + d * kv * 2 + qk_norm;
         let layer = attn + 3 * d * f + 2 * d;
         let head = if self.tie_word_embeddings {
             0
@@ -197,6 +218,10 @@ mod tests {
                 .unwrap()
                 .with_tie_word_embeddings(tie);
             use burn::module::Module;
+            assert_eq!(c.init(&device).num_params(), c.num_params());
+            // Qwen3 layout: heads wider than hidden / heads, and q/k norms.
+            let wide = c.head_dim() * 2;
+            let c = c.with_head_dim(Some(wide)).with_qk_norm(true);
             assert_eq!(c.init(&device).num_params(), c.num_params());
         }
     }

@@ -31,6 +31,9 @@ impl DecoderLayer {
                 config.num_key_value_heads,
             )
             .with_init_std(config.initializer_range)
+            .with_head_dim(config.head_dim)
+            .with_qk_norm(config.qk_norm)
+            .with_norm_eps(config.rms_norm_eps)
             .init(device),
             mlp: MlpConfig::new(config.hidden_size, config.intermediate_size)
                 .with_init_std(config.initializer_range)

@@ -14,6 +14,10 @@ pub enum ModelError {
     /// A tokenizer file could not be read, trained or used.
     #[error("{path}: {reason}")]
     Tokenizer { path: PathBuf, reason: String },
+    /// A checkpoint file (safetensors, index or config of a Hugging Face model) is missing,
+    /// malformed or does not fit the architecture; the reason names the tensor key.
+    #[error("{path}: {reason}")]
+    Checkpoint { path: PathBuf, reason: String },
     /// A prompt or request is unusable (empty prompt, too long, bad sampling values).
     #[error("{0}")]
     InvalidInput(String),

@@ -6,6 +6,8 @@ use std::ops::Range;
 
 use burn::tensor::{Device, Int, Tensor};
 
+use crate::rope_scaling::rope_frequencies;
+
 /// Cos/sin tables for a range of positions, shared by every attention layer of one forward
 /// pass. Built on the host in f64 for the positions a pass needs, so every backend and device
 /// gets the same table and nothing position-dependent is stored in the module.
@@ -17,19 +19,25 @@ pub struct RotaryEmbedding {
     sin: Tensor<2>,
     /// First position of the tables.
     start: usize,
+    /// `[batch, seq_len]`: the position of every token, where rows differ (left padding).
+    rows: Option<Tensor<2, Int>>,
 }
 
 impl RotaryEmbedding {
     /// Tables for `positions`, heads of size `head_dim` and base `theta`: θ_i = theta^(−2i/d).
     pub fn new(head_dim: usize, positions: Range<usize>, theta: f64, device: &Device) -> Self {
-        let half = head_dim / 2;
+        Self::from_frequencies(&rope_frequencies(head_dim, theta, None), positions, device)
+    }
+
+    /// Tables for `positions` with the given rotation frequencies (`head_dim / 2` of them,
+    /// radians per position; see [`rope_frequencies`]).
+    pub fn from_frequencies(inv_freq: &[f64], positions: Range<usize>, device: &Device) -> Self {
+        let head_dim = 2 * inv_freq.len();
         let (start, len) = (positions.start, positions.len());
         let mut cos = Vec::with_capacity(len * head_dim);
         let mut sin = Vec::with_capacity(len * head_dim);
         for p in positions {
-            let row: Vec<f64> = (0..half)
-                .map(|i| p as f64 * theta.powf(-2.0 * i as f64 / head_dim as f64))
-                .collect();
+            let row: Vec<f64> = inv_freq.iter().map(|f| p as f64 * f).collect();
             for _ in 0..2 {
                 cos.extend(row.iter().map(|a| a.cos() as f32));
                 sin.extend(row.iter().map(|a| a.sin() as f32));
@@ -41,15 +49,29 @@ impl RotaryEmbedding {
             cos: table(cos),
             sin: table(sin),
             start,
+            rows: None,
         }
     }
 
-    /// Rotates `x`, whose sequence covers exactly the table's positions.
+    /// The same tables, applied at per-token positions (`[batch, seq_len]`, each within the
+    /// table's range) instead of the table's own positions.
+    pub fn at_rows(self, positions: Tensor<2, Int>) -> Self {
+        Self {
+            rows: Some(positions),
+            ..self
+        }
+    }
+
+    /// Rotates `x`, whose sequence covers exactly the table's positions (or, after
+    /// [`at_rows`](Self::at_rows), sits at the given positions).
     ///
     /// # Shapes
     /// - `x`: `[batch, heads, seq_len, head_dim]`, `seq_len` = number of table positions
     /// - output: same as `x`
     pub fn apply(&self, x: Tensor<4>) -> Tensor<4> {
+        if let Some(rows) = &self.rows {
+            return self.apply_at(x, rows.clone());
+        }
         rotate(
             x,
             self.cos.clone().unsqueeze(),

@@ -124,6 +124,18 @@ impl TextTokenizer {
             .map_err(|e| self.error(e.to_string()))
     }
 
+    /// Text of `ids`, special tokens (e.g. `<|im_end|>`) kept.
+    pub fn decode_with_special(&self, ids: &[u32]) -> Result<String, ModelError> {
+        self.inner
+            .decode(ids, false)
+            .map_err(|e| self.error(e.to_string()))
+    }
+
+    /// Id of `token` (e.g. a special token such as `<|im_end|>`), if the vocabulary has it.
+    pub fn token_to_id(&self, token: &str) -> Option<u32> {
+        self.inner.token_to_id(token)
+    }
+
     /// The file this tokenizer was read from.
     pub fn source(&self) -> &Path {
         &self.source

@@ -4,7 +4,7 @@
 
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear};
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::cache::KvCache;
 use crate::config::TransformerConfig;
@@ -12,6 +12,7 @@ use crate::decoder_layer::DecoderLayer;
 use crate::init::normal_linear;
 use crate::rms_norm::{RmsNorm, RmsNormConfig};
 use crate::rope::RotaryEmbedding;
+use crate::rope_scaling::{RopeScaling, rope_frequencies};
 
 /// The body of the model: everything but the output projection.
 #[derive(Module, Debug)]
@@ -29,6 +30,9 @@ pub struct Transformer {
     pub lm_head: Option<Linear>,
     pub head_dim: usize,
     pub rope_theta: f64,
+    /// Llama 3 frequency scaling of RoPE, if the architecture uses it.
+    #[module(skip)]
+    pub rope_scaling: Option<RopeScaling>,
 }
 
 impl Transformer {
@@ -57,6 +61,7 @@ impl Transformer {
             lm_head,
             head_dim: config.head_dim(),
             rope_theta: config.rope_theta,
+            rope_scaling: config.rope_scaling.clone(),
         }
     }
 
@@ -90,27 +95,59 @@ impl Transformer {
         self.run(tokens, Some(cache))
     }
 
+    /// Logits of the last position only, for `tokens` continuing the sequence in `cache`:
+    /// what decoding needs, without projecting every prompt position onto the vocabulary.
+    ///
+    /// # Shapes
+    /// - `tokens`: `[batch, seq_len]`
+    /// - output: `[batch, vocab]`
+    pub fn forward_cached_last(&self, tokens: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<2> {
+        let h = self.hidden(tokens, Some(cache));
+        let [batch, seq_len, _] = h.dims();
+        let last = h.slice_dim(1, seq_len - 1..seq_len);
+        self.project(last).reshape([batch, self.vocab_size()])
+    }
+
     /// An empty KV cache sized for this model.
     pub fn new_cache(&self) -> KvCache {
         KvCache::new(self.num_layers())
     }
 
-    fn run(&self, tokens: Tensor<2, Int>, mut cache: Option<&mut KvCache>) -> Tensor<3> {
+    fn run(&self, tokens: Tensor<2, Int>, cache: Option<&mut KvCache>) -> Tensor<3> {
+        self.project(self.hidden(tokens, cache))
+    }
+
+    /// The final-normed hidden states of `tokens`.
+    fn hidden(&self, tokens: Tensor<2, Int>, mut cache: Option<&mut KvCache>) -> Tensor<3> {
         let seq_len = tokens.dims()[1];
         let start = cache.as_ref().map_or(0, |c| c.len());
         let device = tokens.device();
-        let rope = RotaryEmbedding::new(
-            self.head_dim,
-            start..start + seq_len,
-            self.rope_theta,
-            &device,
-        );
+        let frequencies =
+            rope_frequencies(self.head_dim, self.rope_theta, self.rope_scaling.as_ref());
+        let padding = cache.as_ref().map_or(&[][..], |c| c.left_padding());
+        let rope = if padding.iter().all(|&p| p == 0) {
+            RotaryEmbedding::from_frequencies(&frequencies, start..start + seq_len, &device)
+        } else {
+            // Row b's real tokens count from its first one; its padding sits at position 0.
+            let positions: Vec<i64> = padding
+                .iter()
+                .flat_map(|&pad| {
+                    (start..start + seq_len).map(move |t| t.saturating_sub(pad) as i64)
+                })
+                .collect();
+            let rows = Tensor::from_data(
+                TensorData::new(positions, [padding.len(), seq_len]),
+                &device,
+            );
+            RotaryEmbedding::from_frequencies(&frequencies, 0..start + seq_len, &device)
+                .at_rows(rows)
+        };
         let mut x = self.model.embed_tokens.forward(tokens);
         for (i, layer) in self.model.layers.iter().enumerate() {
             let layer_cache = cache.as_deref_mut().map(|c| &mut c.layers[i]);
             x = layer.forward(x, &rope, layer_cache);
         }
-        self.project(self.model.norm.forward(x))
+        self.model.norm.forward(x)
     }
 
     /// The output projection: `lm_head`, or the transposed embedding when tied.
@@ -154,6 +191,21 @@ mod tests {
             let d = max_abs_diff(full, Tensor::cat(parts, 1));
             assert!(d < 1e-5, "cached and full logits differ by {d}");
         }
+    }
+
+    #[test]
+    fn last_position_logits_equal_the_full_pass() {
+        let device = Device::flex();
+        let model = TransformerConfig::preset("tiny").unwrap().init(&device);
+        let tokens = Tensor::<2, Int>::from_ints([[1, 2, 3, 4], [5, 6, 7, 8]], &device);
+        let vocab = model.vocab_size();
+        let full = model
+            .forward(tokens.clone())
+            .slice_dim(1, 3..4)
+            .reshape([2, vocab]);
+        let last = model.forward_cached_last(tokens, &mut model.new_cache());
+        let d: f32 = (full - last).abs().max().into_scalar();
+        assert!(d < 1e-6, "{d}");
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use burn::tensor::Device;
 use clap::Args;
 use kiln_model::generate::{GenerateConfig, generate};
@@ -18,11 +18,27 @@ use super::run_dir::{RunConfig, RunDir};
 #[derive(Args, Debug)]
 pub struct GenerateArgs {
     /// Run directory of a trained model.
+    #[arg(long, required_unless_present = "hf", conflicts_with = "hf")]
+    run: Option<PathBuf>,
+    /// Hugging Face checkpoint directory (config.json, *.safetensors, tokenizer.json) of a
+    /// Llama or Qwen3 model, instead of a run.
     #[arg(long)]
-    run: PathBuf,
-    /// Text to continue.
-    #[arg(long)]
-    prompt: String,
+    hf: Option<PathBuf>,
+    /// Text to continue; with --hf, repeat it to generate for a batch of prompts.
+    #[arg(long, required = true)]
+    prompt: Vec<String>,
+    /// With --hf: wrap each prompt as a user turn in the Qwen3 chat template.
+    #[arg(long, requires = "hf")]
+    chat: bool,
+    /// With --chat: a system message.
+    #[arg(long, requires = "chat")]
+    system: Option<String>,
+    /// With --chat: switch Qwen3's thinking off (an empty <think> block).
+    #[arg(long, requires = "chat")]
+    no_think: bool,
+    /// With --hf: end generation where this text appears (repeatable); it is not printed.
+    #[arg(long, requires = "hf")]
+    stop: Vec<String>,
     /// Most tokens to generate.
     #[arg(long, default_value_t = 200)]
     max_tokens: usize,
@@ -69,42 +85,66 @@ pub fn load_model(run: &RunDir, config: &RunConfig, device: &Device) -> Result<L
 }
 
 pub fn run(args: GenerateArgs) -> Result<()> {
-    let run = RunDir::new(&args.run);
+    let sampling = SamplingConfig {
+        temperature: args.temperature,
+        top_k: args.top_k,
+        top_p: args.top_p,
+    };
+    let (run, prompt) = match (&args.run, args.prompt.as_slice()) {
+        (Some(run), [prompt]) => (RunDir::new(run), prompt.clone()),
+        (Some(_), _) => bail!("--run takes one --prompt"),
+        (None, prompts) => {
+            return super::hf_generate::run(super::hf_generate::HfRequest {
+                dir: args.hf.as_deref().expect("clap requires --run or --hf"),
+                prompts,
+                chat: args.chat,
+                system: args.system.as_deref(),
+                think: !args.no_think,
+                stops: &args.stop,
+                max_tokens: args.max_tokens,
+                sampling,
+                seed: args.seed,
+                device: args.device,
+            });
+        }
+    };
     let config = run.read_config()?;
     let selected = args.device.open()?;
     eprintln!("device: {}", selected.description);
     let loaded = load_model(&run, &config, &selected.device)?;
     let request = GenerateConfig {
         max_new_tokens: args.max_tokens,
-        sampling: SamplingConfig {
-            temperature: args.temperature,
-            top_k: args.top_k,
-            top_p: args.top_p,
-        },
+        sampling,
         seed: args.seed,
         stop_token: loaded.tokenizer.end_of_text(),
         max_len: config.model.max_position_embeddings,
     };
-    let prompt = loaded.tokenizer.encode(&args.prompt)?;
+    let prompt_ids = loaded.tokenizer.encode(&prompt)?;
     let mut stdout = std::io::stdout().lock();
-    write!(stdout, "{}", args.prompt)?;
+    write!(stdout, "{prompt}")?;
     stdout.flush()?;
     // Byte-level BPE tokens can split a character: print the text decoded so far whenever it
     // has grown by whole characters.
     let (mut ids, mut printed) = (Vec::new(), String::new());
     let start = Instant::now();
-    let out = generate(&loaded.model, &prompt, &request, &selected.device, |id| {
-        ids.push(id);
-        if let Ok(text) = loaded.tokenizer.decode(&ids)
-            && !text.ends_with('\u{FFFD}')
-            && text.len() > printed.len()
-            && text.starts_with(printed.as_str())
-        {
-            let _ = write!(stdout, "{}", &text[printed.len()..]);
-            let _ = stdout.flush();
-            printed = text;
-        }
-    })?;
+    let out = generate(
+        &loaded.model,
+        &prompt_ids,
+        &request,
+        &selected.device,
+        |id| {
+            ids.push(id);
+            if let Ok(text) = loaded.tokenizer.decode(&ids)
+                && !text.ends_with('\u{FFFD}')
+                && text.len() > printed.len()
+                && text.starts_with(printed.as_str())
+            {
+                let _ = write!(stdout, "{}", &text[printed.len()..]);
+                let _ = stdout.flush();
+                printed = text;
+            }
+        },
+    )?;
     let text = loaded.tokenizer.decode(&out)?;
     if text.len() > printed.len() && text.starts_with(printed.as_str()) {
         write!(stdout, "{}", &text[printed.len()..])?;

@@ -1,11 +1,13 @@
 //! The command line: argument parsing, terminal output and the run-directory layout. The
 //! library crates below it never print.
 
+mod convert;
 mod corpus;
 mod curate;
 mod device;
 mod eval;
 mod generate;
+mod hf_generate;
 mod progress;
 mod run_dir;
 mod tokenizer;
@@ -29,6 +31,8 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Held-out loss and perplexity of a trained model.
     Eval(eval::EvalArgs),
+    /// Hugging Face checkpoint (Llama, Qwen3) → kiln run directory, and back.
+    Convert(convert::ConvertArgs),
     /// Tokenizer tools.
     Tokenizer(tokenizer::TokenizerArgs),
     /// MetaCLIP 2 worldwide curation: metadata, count, merge, sample, report.
@@ -41,6 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Convert(args) => convert::run(args),
         Command::Tokenizer(args) => tokenizer::run(args),
         Command::Curate(args) => curate::run(args),
     }
