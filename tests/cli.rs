@@ -134,14 +134,20 @@ fn losses(run: &Path) -> Vec<(usize, f64)> {
         .collect()
 }
 
-#[test]
-fn resumed_run_matches_the_uninterrupted_one() {
-    let s = Scratch::new();
+/// Trains 12 steps straight and in two pieces (paused after step 5) with the `extra` flags;
+/// the losses must agree. Returns the straight run's folder.
+fn assert_resumption_is_exact(s: &Scratch, extra: &[&str]) -> PathBuf {
     let config = s.config("run.json", "");
     let straight = s.path("straight");
-    ok(&train(&s, &straight, &config, &[], &[]));
+    ok(&train(s, &straight, &config, extra, &[]));
     let paused = s.path("paused");
-    let out = ok(&train(&s, &paused, &config, &["--stop-at", "5"], &[]));
+    let out = ok(&train(
+        s,
+        &paused,
+        &config,
+        &[extra, &["--stop-at", "5"]].concat(),
+        &[],
+    ));
     assert!(out.contains("paused at step 5"), "{out}");
     let out = ok(&kiln(
         &[
@@ -168,7 +174,35 @@ fn resumed_run_matches_the_uninterrupted_one() {
             "step {step}: straight {la} vs resumed {lb}"
         );
     }
+    straight
+}
+
+#[test]
+fn resumed_run_matches_the_uninterrupted_one() {
+    let s = Scratch::new();
+    let straight = assert_resumption_is_exact(&s, &[]);
     assert!(straight.join("loss.png").is_file());
+}
+
+#[test]
+fn resumption_is_exact_with_stochastic_activations_and_a_relu_switch() {
+    let s = Scratch::new();
+    // StochA for steps 1-9, RELU for 10-12: the pause at 5 falls inside the stochastic part.
+    let flags = [
+        "--activation",
+        "stocha",
+        "--stocha-p",
+        "0.5",
+        "--relu-finetune",
+        "0.25",
+    ];
+    let straight = assert_resumption_is_exact(&s, &flags);
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(straight.join("config.json")).unwrap())
+            .unwrap();
+    assert_eq!(config["model"]["hidden_act"], "stocha");
+    assert_eq!(config["model"]["stocha_p"], 0.5);
+    assert_eq!(config["train"]["relu_finetune"], 0.25);
 }
 
 #[test]

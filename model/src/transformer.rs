@@ -6,6 +6,7 @@ use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear};
 use burn::tensor::{Device, Int, Tensor};
 
+use crate::activation::Activation;
 use crate::cache::KvCache;
 use crate::config::TransformerConfig;
 use crate::decoder_layer::DecoderLayer;
@@ -63,6 +64,20 @@ impl Transformer {
     /// Number of decoder layers.
     pub fn num_layers(&self) -> usize {
         self.model.layers.len()
+    }
+
+    /// The same model with every feed-forward block applying `activation` (Swi+FT's switch to
+    /// RELU, or StochA kept at inference).
+    pub fn with_activation(mut self, activation: Activation) -> Self {
+        for layer in &mut self.model.layers {
+            layer.mlp.activation = activation;
+        }
+        self
+    }
+
+    /// The activation of the feed-forward blocks.
+    pub fn activation(&self) -> Activation {
+        self.model.layers[0].mlp.activation
     }
 
     /// Vocabulary size.

@@ -4,13 +4,13 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use burn::tensor::Device;
 use clap::Args;
 use kiln_model::generate::{GenerateConfig, generate};
 use kiln_model::sampling::SamplingConfig;
 use kiln_model::tokenizer::TextTokenizer;
-use kiln_model::{Transformer, TransformerConfig};
+use kiln_model::{Activation, Transformer, TransformerConfig};
 
 use super::device::DeviceChoice;
 use super::run_dir::{RunConfig, RunDir};
@@ -37,6 +37,10 @@ pub struct GenerateArgs {
     top_p: f64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Keep StochA's random draw at inference with this probability of SILU on negative
+    /// inputs, to diversify samples (Lomeli et al. 2025).
+    #[arg(long, value_name = "P")]
+    stochastic_activations: Option<f64>,
     #[arg(long, value_enum, default_value = "auto")]
     device: DeviceChoice,
 }
@@ -60,8 +64,11 @@ pub fn load_model(run: &RunDir, config: &RunConfig, device: &Device) -> Result<L
         &model_config,
         None,
     )?;
+    // The activation the weights were last trained with (RELU after Swi+FT; StochA acts as
+    // RELU off autodiff).
+    let activation = config.train.activation_at(&config.model, loaded.state.step);
     Ok(LoadedModel {
-        model: loaded.model,
+        model: loaded.model.with_activation(activation),
         tokenizer,
         step: loaded.state.step,
         path: loaded.path,
@@ -73,7 +80,18 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let config = run.read_config()?;
     let selected = args.device.open()?;
     eprintln!("device: {}", selected.description);
-    let loaded = load_model(&run, &config, &selected.device)?;
+    let mut loaded = load_model(&run, &config, &selected.device)?;
+    if let Some(p) = args.stochastic_activations {
+        if !(0.0..=1.0).contains(&p) {
+            bail!("--stochastic-activations must be in [0, 1], got {p}");
+        }
+        loaded.model = loaded.model.with_activation(Activation::Stocha {
+            p,
+            at_inference: true,
+        });
+        // The draws come from the device generator: seed it so the samples repeat.
+        selected.device.seed(args.seed);
+    }
     let request = GenerateConfig {
         max_new_tokens: args.max_tokens,
         sampling: SamplingConfig {
