@@ -19,6 +19,7 @@ pub mod rms_norm;
 pub mod rng;
 pub mod rope;
 pub mod sampling;
+pub mod sparse;
 pub mod tokenizer;
 pub mod transformer;
 

@@ -2,6 +2,8 @@
 //! like Hugging Face's `LlamaMLP`. With `act` = SILU it is SwiGLU; RELU and StochA are the
 //! alternatives of Lomeli et al. 2025 (see [`crate::activation`]).
 
+use std::sync::Arc;
+
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::Linear;
@@ -9,6 +11,7 @@ use burn::tensor::{Device, Tensor};
 
 use crate::activation::{Activation, HiddenAct};
 use crate::init::normal_linear;
+use crate::sparse::SparseFfn;
 
 /// Configuration of [`Mlp`].
 #[derive(Config, Debug)]
@@ -37,6 +40,9 @@ pub struct Mlp {
     /// The gate's non-linearity: run-time state, not saved with the weights.
     #[module(skip)]
     pub activation: Activation,
+    /// When set, [`forward`](Mlp::forward) runs this CPU engine instead (RELU inference only).
+    #[module(skip)]
+    pub sparse: Option<Arc<SparseFfn>>,
 }
 
 impl MlpConfig {
@@ -48,6 +54,7 @@ impl MlpConfig {
             up_proj: linear(self.d_model, self.d_hidden),
             down_proj: linear(self.d_hidden, self.d_model),
             activation: Activation::new(self.hidden_act, self.stocha_p),
+            sparse: None,
         }
     }
 }
@@ -57,6 +64,9 @@ impl Mlp {
     /// - `x`: `[batch, seq_len, d_model]`
     /// - output: `[batch, seq_len, d_model]`
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        if let Some(engine) = &self.sparse {
+            return engine.forward_tensor(x);
+        }
         let gate = self.activation.forward(self.gate_proj.forward(x.clone()));
         self.down_proj.forward(gate * self.up_proj.forward(x))
     }

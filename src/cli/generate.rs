@@ -9,6 +9,7 @@ use burn::tensor::Device;
 use clap::Args;
 use kiln_model::generate::{GenerateConfig, generate};
 use kiln_model::sampling::SamplingConfig;
+use kiln_model::sparse::DEFAULT_MIN_SPARSITY;
 use kiln_model::tokenizer::TextTokenizer;
 use kiln_model::{Activation, Transformer, TransformerConfig};
 
@@ -41,6 +42,9 @@ pub struct GenerateArgs {
     /// inputs, to diversify samples (Lomeli et al. 2025).
     #[arg(long, value_name = "P")]
     stochastic_activations: Option<f64>,
+    /// Run the feed-forward blocks with the CPU sparse engine (RELU models; implies the CPU).
+    #[arg(long, conflicts_with = "stochastic_activations")]
+    sparse: bool,
     #[arg(long, value_enum, default_value = "auto")]
     device: DeviceChoice,
 }
@@ -78,7 +82,12 @@ pub fn load_model(run: &RunDir, config: &RunConfig, device: &Device) -> Result<L
 pub fn run(args: GenerateArgs) -> Result<()> {
     let run = RunDir::new(&args.run);
     let config = run.read_config()?;
-    let selected = args.device.open()?;
+    let choice = match (args.sparse, args.device) {
+        (true, DeviceChoice::Auto) => DeviceChoice::Cpu,
+        (true, DeviceChoice::Wgpu) => bail!("--sparse runs on the CPU: drop --device wgpu"),
+        (_, choice) => choice,
+    };
+    let selected = choice.open()?;
     eprintln!("device: {}", selected.description);
     let mut loaded = load_model(&run, &config, &selected.device)?;
     if let Some(p) = args.stochastic_activations {
@@ -91,6 +100,9 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         });
         // The draws come from the device generator: seed it so the samples repeat.
         selected.device.seed(args.seed);
+    }
+    if args.sparse {
+        loaded.model = loaded.model.with_sparse_ffn(DEFAULT_MIN_SPARSITY)?;
     }
     let request = GenerateConfig {
         max_new_tokens: args.max_tokens,
@@ -134,5 +146,14 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         out.len(),
         out.len() as f64 / secs.max(1e-9)
     );
+    if args.sparse {
+        let per_layer: Vec<String> = loaded
+            .model
+            .ffn_sparsity()
+            .iter()
+            .map(|s| s.map_or("-".into(), |s| format!("{:.1}%", 100.0 * s)))
+            .collect();
+        eprintln!("FFN sparsity per layer: {}", per_layer.join(" "));
+    }
     Ok(())
 }

@@ -8,6 +8,7 @@ mod eval;
 mod generate;
 mod progress;
 mod run_dir;
+mod sparsity;
 mod tokenizer;
 mod train;
 
@@ -29,6 +30,8 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Held-out loss and perplexity of a trained model.
     Eval(eval::EvalArgs),
+    /// Fraction of zero FFN activations per layer under RELU, on held-out text.
+    Sparsity(sparsity::SparsityArgs),
     /// Tokenizer tools.
     Tokenizer(tokenizer::TokenizerArgs),
     /// MetaCLIP 2 worldwide curation: metadata, count, merge, sample, report.
@@ -41,6 +44,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Sparsity(args) => sparsity::run(args),
         Command::Tokenizer(args) => tokenizer::run(args),
         Command::Curate(args) => curate::run(args),
     }
