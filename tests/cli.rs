@@ -270,6 +270,90 @@ fn generate_streams_a_seeded_continuation() {
     ok(&kiln(&greedy, &[]));
 }
 
+/// stdout and stderr of a successful run.
+fn ok_with_stderr(out: &Output) -> (String, String) {
+    let stdout = ok(out);
+    (stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn a_relu_model_generates_sparsely_and_reports_its_sparsity() {
+    let s = Scratch::new();
+    let run = s.path("run");
+    ok(&train(
+        &s,
+        &run,
+        &s.config("run.json", ""),
+        &["--activation", "relu"],
+        &[],
+    ));
+    let run_arg = run.to_str().unwrap();
+    let generate = |extra: &[&str]| {
+        let args = [
+            "generate",
+            "--run",
+            run_arg,
+            "--prompt",
+            "The hack",
+            "--max-tokens",
+            "12",
+            "--temperature",
+            "0",
+        ];
+        ok_with_stderr(&kiln(&[&args[..], extra].concat(), &[]))
+    };
+    // Greedy decoding: the sparse engine must pick the same tokens as the dense model.
+    let (dense, _) = generate(&["--device", "cpu"]);
+    let (sparse, report) = generate(&["--sparse"]);
+    assert_eq!(dense, sparse);
+    assert!(report.contains("tokens/s"), "{report}");
+    assert!(report.contains("FFN sparsity per layer"), "{report}");
+
+    // Stochastic activations draw from the seeded device generator: same seed, same text.
+    let stochastic = ["--device", "cpu", "--stochastic-activations", "0.5"];
+    let (a, _) = generate(&[&stochastic[..], &["--seed", "1"]].concat());
+    let (b, _) = generate(&[&stochastic[..], &["--seed", "1"]].concat());
+    assert_eq!(a, b);
+    fails_with(
+        &kiln(
+            &[
+                "generate",
+                "--run",
+                run_arg,
+                "--prompt",
+                "x",
+                "--stochastic-activations",
+                "2",
+            ],
+            &[],
+        ),
+        "stochastic-activations",
+    );
+
+    let out = ok(&kiln(
+        &["sparsity", "--run", run_arg, "--batches", "2"],
+        &[],
+    ));
+    assert!(out.contains("layer 1:"), "{out}");
+    assert!(out.contains("mean sparsity"), "{out}");
+}
+
+#[test]
+fn a_silu_model_refuses_the_sparse_engine() {
+    let s = Scratch::new();
+    let run = s.path("run");
+    ok(&train(&s, &run, &s.config("run.json", ""), &[], &[]));
+    let args = [
+        "generate",
+        "--run",
+        run.to_str().unwrap(),
+        "--prompt",
+        "x",
+        "--sparse",
+    ];
+    fails_with(&kiln(&args, &[]), "RELU");
+}
+
 #[test]
 fn bad_data_is_a_clear_error() {
     let s = Scratch::new();
