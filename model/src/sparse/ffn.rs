@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
-use super::kernels::{axpy, dot};
+use super::kernels::{axpy, dot, dot4};
 use crate::error::ModelError;
 
 /// Which computation [`SparseFfn::forward_with`] runs.
@@ -150,11 +150,10 @@ impl SparseFfn {
         h.par_chunks_mut(chunk * rows)
             .enumerate()
             .for_each(|(c, block)| {
+                let all: Vec<usize> = (0..rows).collect();
                 for (k, unit) in block.chunks_mut(rows).enumerate() {
                     let w = self.row(&self.gate, c * chunk + k);
-                    for (t, out) in unit.iter_mut().enumerate() {
-                        *out = dot(w, &x[t * dim..(t + 1) * dim]).max(0.0);
-                    }
+                    dots(w, x, dim, &all, |t, g| unit[t] = g.max(0.0));
                 }
             });
         let active = h.iter().filter(|&&v| v > 0.0).count();
@@ -175,23 +174,25 @@ impl SparseFfn {
         let zeros = || vec![0f32; rows * dim];
         (0..hidden.div_ceil(chunk))
             .into_par_iter()
-            .fold(zeros, |mut y, c| {
-                for i in c * chunk..((c + 1) * chunk).min(hidden) {
-                    let gates = &h[i * rows..(i + 1) * rows];
-                    if skip && gates.iter().all(|&g| g == 0.0) {
-                        continue;
-                    }
-                    let (up, down) = (self.row(&self.up, i), self.row(&self.down, i));
-                    for (t, &g) in gates.iter().enumerate() {
-                        if skip && g == 0.0 {
+            .fold(
+                || (zeros(), Vec::with_capacity(rows)),
+                |(mut y, mut tokens), c| {
+                    for i in c * chunk..((c + 1) * chunk).min(hidden) {
+                        let gates = &h[i * rows..(i + 1) * rows];
+                        tokens.clear();
+                        tokens.extend((0..rows).filter(|&t| !skip || gates[t] != 0.0));
+                        if tokens.is_empty() {
                             continue;
                         }
-                        let a = g * dot(up, &x[t * dim..(t + 1) * dim]);
-                        axpy(&mut y[t * dim..(t + 1) * dim], a, down);
+                        let (up, down) = (self.row(&self.up, i), self.row(&self.down, i));
+                        dots(up, x, dim, &tokens, |t, u| {
+                            axpy(&mut y[t * dim..(t + 1) * dim], gates[t] * u, down)
+                        });
                     }
-                }
-                y
-            })
+                    (y, tokens)
+                },
+            )
+            .map(|(y, _)| y)
             .reduce(zeros, |mut a, b| {
                 axpy(&mut a, 1.0, &b);
                 a
@@ -200,5 +201,21 @@ impl SparseFfn {
 
     fn row<'a>(&self, m: &'a [f32], i: usize) -> &'a [f32] {
         &m[i * self.dim..(i + 1) * self.dim]
+    }
+}
+
+/// Calls `each(t, w · x_t)` for every token `t` of `tokens` (rows of `x`, `dim` wide), four
+/// tokens at a time so each block of `w` is loaded once per four.
+fn dots(w: &[f32], x: &[f32], dim: usize, tokens: &[usize], mut each: impl FnMut(usize, f32)) {
+    let row = |t: usize| &x[t * dim..(t + 1) * dim];
+    let (quads, rest) = tokens.as_chunks::<4>();
+    for &[a, b, c, d] in quads {
+        let v = dot4(w, [row(a), row(b), row(c), row(d)]);
+        for (t, v) in [a, b, c, d].into_iter().zip(v) {
+            each(t, v);
+        }
+    }
+    for &t in rest {
+        each(t, dot(w, row(t)));
     }
 }

@@ -8,7 +8,7 @@ mod ffn;
 mod kernels;
 
 pub use ffn::{FfnPath, SparseFfn};
-pub use kernels::{axpy, dot};
+pub use kernels::{axpy, dot, dot4};
 
 use burn::tensor::{Tensor, TensorData};
 
