@@ -37,19 +37,24 @@ fn dot_lanes<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
 #[inline(always)]
 fn dot4_lanes<const FMA: bool>(w: &[f32], x: [&[f32]; 4]) -> [f32; 4] {
     const L: usize = 16;
+    debug_assert!(x.iter().all(|x| x.len() == w.len()));
     let (w_blocks, w_tail) = w.as_chunks::<L>();
-    let x_blocks = x.map(|x| x.as_chunks::<L>().0);
-    assert!(x_blocks.iter().all(|b| b.len() == w_blocks.len()));
+    let [x0, x1, x2, x3] = x.map(|x| x.as_chunks::<L>().0);
     let mut acc = [[0f32; L]; 4];
-    for (j, wj) in w_blocks.iter().enumerate() {
-        for (acc, xb) in acc.iter_mut().zip(&x_blocks) {
-            let xj = &xb[j];
-            for k in 0..L {
-                acc[k] = if FMA {
-                    wj[k].mul_add(xj[k], acc[k])
-                } else {
-                    acc[k] + wj[k] * xj[k]
-                };
+    let blocks = w_blocks.iter().zip(x0).zip(x1).zip(x2).zip(x3);
+    for ((((wj, a), b), c), d) in blocks {
+        for k in 0..L {
+            let wk = wj[k];
+            if FMA {
+                acc[0][k] = wk.mul_add(a[k], acc[0][k]);
+                acc[1][k] = wk.mul_add(b[k], acc[1][k]);
+                acc[2][k] = wk.mul_add(c[k], acc[2][k]);
+                acc[3][k] = wk.mul_add(d[k], acc[3][k]);
+            } else {
+                acc[0][k] += wk * a[k];
+                acc[1][k] += wk * b[k];
+                acc[2][k] += wk * c[k];
+                acc[3][k] += wk * d[k];
             }
         }
     }
