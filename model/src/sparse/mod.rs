@@ -16,8 +16,8 @@ use crate::error::ModelError;
 use crate::mlp::Mlp;
 
 /// Sparsity below which [`FfnPath::Auto`] computes densely. The sparse path's extra work is a
-/// scan of the gate values and a branch per unit; it already wins at 50% in the benches
-/// (BENCHMARKS.md), so the fallback is for the nearly dense case only.
+/// scan of the gate values and a branch per unit; it won at 50% on the paper's FFN shape in
+/// the benches (BENCHMARKS.md), so the fallback is for the nearly dense case only.
 pub const DEFAULT_MIN_SPARSITY: f64 = 0.3;
 
 impl SparseFfn {
