@@ -134,14 +134,20 @@ fn losses(run: &Path) -> Vec<(usize, f64)> {
         .collect()
 }
 
-#[test]
-fn resumed_run_matches_the_uninterrupted_one() {
-    let s = Scratch::new();
+/// Trains 12 steps straight and in two pieces (paused after step 5) with the `extra` flags;
+/// the losses must agree. Returns the straight run's folder.
+fn assert_resumption_is_exact(s: &Scratch, extra: &[&str]) -> PathBuf {
     let config = s.config("run.json", "");
     let straight = s.path("straight");
-    ok(&train(&s, &straight, &config, &[], &[]));
+    ok(&train(s, &straight, &config, extra, &[]));
     let paused = s.path("paused");
-    let out = ok(&train(&s, &paused, &config, &["--stop-at", "5"], &[]));
+    let out = ok(&train(
+        s,
+        &paused,
+        &config,
+        &[extra, &["--stop-at", "5"]].concat(),
+        &[],
+    ));
     assert!(out.contains("paused at step 5"), "{out}");
     let out = ok(&kiln(
         &[
@@ -168,7 +174,35 @@ fn resumed_run_matches_the_uninterrupted_one() {
             "step {step}: straight {la} vs resumed {lb}"
         );
     }
+    straight
+}
+
+#[test]
+fn resumed_run_matches_the_uninterrupted_one() {
+    let s = Scratch::new();
+    let straight = assert_resumption_is_exact(&s, &[]);
     assert!(straight.join("loss.png").is_file());
+}
+
+#[test]
+fn resumption_is_exact_with_stochastic_activations_and_a_relu_switch() {
+    let s = Scratch::new();
+    // StochA for steps 1-9, RELU for 10-12: the pause at 5 falls inside the stochastic part.
+    let flags = [
+        "--activation",
+        "stocha",
+        "--stocha-p",
+        "0.5",
+        "--relu-finetune",
+        "0.25",
+    ];
+    let straight = assert_resumption_is_exact(&s, &flags);
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(straight.join("config.json")).unwrap())
+            .unwrap();
+    assert_eq!(config["model"]["hidden_act"], "stocha");
+    assert_eq!(config["model"]["stocha_p"], 0.5);
+    assert_eq!(config["train"]["relu_finetune"], 0.25);
 }
 
 #[test]
@@ -234,6 +268,90 @@ fn generate_streams_a_seeded_continuation() {
     assert_eq!(a, b, "same seed, same text");
     let greedy = [&args[..], &["--temperature", "0"]].concat();
     ok(&kiln(&greedy, &[]));
+}
+
+/// stdout and stderr of a successful run.
+fn ok_with_stderr(out: &Output) -> (String, String) {
+    let stdout = ok(out);
+    (stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn a_relu_model_generates_sparsely_and_reports_its_sparsity() {
+    let s = Scratch::new();
+    let run = s.path("run");
+    ok(&train(
+        &s,
+        &run,
+        &s.config("run.json", ""),
+        &["--activation", "relu"],
+        &[],
+    ));
+    let run_arg = run.to_str().unwrap();
+    let generate = |extra: &[&str]| {
+        let args = [
+            "generate",
+            "--run",
+            run_arg,
+            "--prompt",
+            "The hack",
+            "--max-tokens",
+            "12",
+            "--temperature",
+            "0",
+        ];
+        ok_with_stderr(&kiln(&[&args[..], extra].concat(), &[]))
+    };
+    // Greedy decoding: the sparse engine must pick the same tokens as the dense model.
+    let (dense, _) = generate(&["--device", "cpu"]);
+    let (sparse, report) = generate(&["--sparse"]);
+    assert_eq!(dense, sparse);
+    assert!(report.contains("tokens/s"), "{report}");
+    assert!(report.contains("FFN sparsity per layer"), "{report}");
+
+    // Stochastic activations draw from the seeded device generator: same seed, same text.
+    let stochastic = ["--device", "cpu", "--stochastic-activations", "0.5"];
+    let (a, _) = generate(&[&stochastic[..], &["--seed", "1"]].concat());
+    let (b, _) = generate(&[&stochastic[..], &["--seed", "1"]].concat());
+    assert_eq!(a, b);
+    fails_with(
+        &kiln(
+            &[
+                "generate",
+                "--run",
+                run_arg,
+                "--prompt",
+                "x",
+                "--stochastic-activations",
+                "2",
+            ],
+            &[],
+        ),
+        "stochastic-activations",
+    );
+
+    let out = ok(&kiln(
+        &["sparsity", "--run", run_arg, "--batches", "2"],
+        &[],
+    ));
+    assert!(out.contains("layer 1:"), "{out}");
+    assert!(out.contains("mean sparsity"), "{out}");
+}
+
+#[test]
+fn a_silu_model_refuses_the_sparse_engine() {
+    let s = Scratch::new();
+    let run = s.path("run");
+    ok(&train(&s, &run, &s.config("run.json", ""), &[], &[]));
+    let args = [
+        "generate",
+        "--run",
+        run.to_str().unwrap(),
+        "--prompt",
+        "x",
+        "--sparse",
+    ];
+    fails_with(&kiln(&args, &[]), "RELU");
 }
 
 #[test]

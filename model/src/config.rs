@@ -8,6 +8,7 @@ use std::path::Path;
 use burn::config::Config;
 use burn::tensor::Device;
 
+use crate::activation::HiddenAct;
 use crate::error::ModelError;
 use crate::rope_scaling::RopeScaling;
 use crate::transformer::Transformer;
@@ -53,6 +54,13 @@ pub struct TransformerConfig {
     pub qk_norm: bool,
     /// Rescaled RoPE frequencies for long contexts (HF `rope_scaling`, type `llama3`).
     pub rope_scaling: Option<RopeScaling>,
+    /// Non-linearity of the gated feed-forward block (HF `hidden_act`): `silu`, `relu` or
+    /// `stocha` (Lomeli et al. 2025).
+    #[config(default = "HiddenAct::Silu")]
+    pub hidden_act: HiddenAct,
+    /// For `stocha`: probability of SILU (rather than RELU) on a negative input at training.
+    #[config(default = 0.7)]
+    pub stocha_p: f64,
 }
 
 impl TransformerConfig {
@@ -99,6 +107,9 @@ impl TransformerConfig {
         if let Some(scaling) = &self.rope_scaling {
             scaling.validate()?;
         }
+        if !(0.0..=1.0).contains(&self.stocha_p) {
+            return bad(format!("stocha_p must be in [0, 1], got {}", self.stocha_p));
+        }
         Ok(())
     }
 
@@ -133,6 +144,8 @@ impl TransformerConfig {
             "head_dim",
             "qk_norm",
             "rope_scaling",
+            "hidden_act",
+            "stocha_p",
         ] {
             if !object.contains_key(key) {
                 object.insert(key.into(), defaults[key].clone());
@@ -208,6 +221,23 @@ mod tests {
                 .contains("malformed")
         );
         assert!(TransformerConfig::from_json(r#"{"vocab_size": 3}"#).is_err());
+        c = TransformerConfig::preset("tiny")
+            .unwrap()
+            .with_stocha_p(1.5);
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn hidden_act_reads_hf_names_and_defaults_to_silu() {
+        let tiny = TransformerConfig::preset("tiny").unwrap();
+        assert_eq!(tiny.hidden_act, HiddenAct::Silu);
+        let mut json = serde_json::to_value(&tiny).unwrap();
+        json["hidden_act"] = "stocha".into();
+        json["stocha_p"] = 0.25.into();
+        let c = TransformerConfig::from_json(&json.to_string()).unwrap();
+        assert_eq!((c.hidden_act, c.stocha_p), (HiddenAct::Stocha, 0.25));
+        json["hidden_act"] = "gelu".into();
+        assert!(TransformerConfig::from_json(&json.to_string()).is_err());
     }
 
     #[test]

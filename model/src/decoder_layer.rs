@@ -37,6 +37,8 @@ impl DecoderLayer {
             .init(device),
             mlp: MlpConfig::new(config.hidden_size, config.intermediate_size)
                 .with_init_std(config.initializer_range)
+                .with_hidden_act(config.hidden_act)
+                .with_stocha_p(config.stocha_p)
                 .init(device),
             input_layernorm: norm.init(device),
             post_attention_layernorm: norm.init(device),

@@ -4,6 +4,7 @@
 //! the module and field names follow the Hugging Face Llama checkpoint keys
 //! (`model.layers.0.self_attn.q_proj.weight`, …) so that checkpoints map one to one.
 
+pub mod activation;
 pub mod attention;
 pub mod cache;
 pub mod config;
@@ -21,9 +22,11 @@ pub mod rng;
 pub mod rope;
 pub mod rope_scaling;
 pub mod sampling;
+pub mod sparse;
 pub mod tokenizer;
 pub mod transformer;
 
+pub use activation::{Activation, HiddenAct};
 pub use cache::KvCache;
 pub use config::TransformerConfig;
 pub use error::ModelError;

@@ -1,13 +1,17 @@
-//! The SwiGLU feed-forward block (Shazeer 2020, eq. 6): `down(silu(gate(x)) ⊙ up(x))`, named
-//! like Hugging Face's `LlamaMLP`.
+//! The gated feed-forward block (Shazeer 2020, eq. 6): `down(act(gate(x)) ⊙ up(x))`, named
+//! like Hugging Face's `LlamaMLP`. With `act` = SILU it is SwiGLU; RELU and StochA are the
+//! alternatives of Lomeli et al. 2025 (see [`crate::activation`]).
+
+use std::sync::Arc;
 
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::Linear;
-use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor};
 
+use crate::activation::{Activation, HiddenAct};
 use crate::init::normal_linear;
+use crate::sparse::SparseFfn;
 
 /// Configuration of [`Mlp`].
 #[derive(Config, Debug)]
@@ -19,14 +23,26 @@ pub struct MlpConfig {
     /// Standard deviation of the normal weight initialisation.
     #[config(default = 0.02)]
     pub init_std: f64,
+    /// The gate's non-linearity.
+    #[config(default = "HiddenAct::Silu")]
+    pub hidden_act: HiddenAct,
+    /// StochA's probability of SILU on a negative input.
+    #[config(default = 0.7)]
+    pub stocha_p: f64,
 }
 
-/// Gated feed-forward block with SILU gating.
+/// Gated feed-forward block.
 #[derive(Module, Debug)]
 pub struct Mlp {
     pub gate_proj: Linear,
     pub up_proj: Linear,
     pub down_proj: Linear,
+    /// The gate's non-linearity: run-time state, not saved with the weights.
+    #[module(skip)]
+    pub activation: Activation,
+    /// When set, [`forward`](Mlp::forward) runs this CPU engine instead (RELU inference only).
+    #[module(skip)]
+    pub sparse: Option<Arc<SparseFfn>>,
 }
 
 impl MlpConfig {
@@ -37,6 +53,8 @@ impl MlpConfig {
             gate_proj: linear(self.d_model, self.d_hidden),
             up_proj: linear(self.d_model, self.d_hidden),
             down_proj: linear(self.d_hidden, self.d_model),
+            activation: Activation::new(self.hidden_act, self.stocha_p),
+            sparse: None,
         }
     }
 }
@@ -46,7 +64,10 @@ impl Mlp {
     /// - `x`: `[batch, seq_len, d_model]`
     /// - output: `[batch, seq_len, d_model]`
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let gate = silu(self.gate_proj.forward(x.clone()));
+        if let Some(engine) = &self.sparse {
+            return engine.forward_tensor(x);
+        }
+        let gate = self.activation.forward(self.gate_proj.forward(x.clone()));
         self.down_proj.forward(gate * self.up_proj.forward(x))
     }
 }

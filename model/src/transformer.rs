@@ -2,17 +2,22 @@
 //! RMSNorm and the output projection (tied to the embedding or not). Names mirror Hugging
 //! Face's `LlamaForCausalLM` (`model.embed_tokens`, `model.layers.N`, `model.norm`, `lm_head`).
 
+use std::sync::Arc;
+
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
+use crate::activation::Activation;
 use crate::cache::KvCache;
 use crate::config::TransformerConfig;
 use crate::decoder_layer::DecoderLayer;
+use crate::error::ModelError;
 use crate::init::normal_linear;
 use crate::rms_norm::{RmsNorm, RmsNormConfig};
 use crate::rope::RotaryEmbedding;
 use crate::rope_scaling::{RopeScaling, rope_frequencies};
+use crate::sparse::SparseFfn;
 
 /// The body of the model: everything but the output projection.
 #[derive(Module, Debug)]
@@ -68,6 +73,41 @@ impl Transformer {
     /// Number of decoder layers.
     pub fn num_layers(&self) -> usize {
         self.model.layers.len()
+    }
+
+    /// The same model with every feed-forward block applying `activation` (Swi+FT's switch to
+    /// RELU, or StochA kept at inference).
+    pub fn with_activation(mut self, activation: Activation) -> Self {
+        for layer in &mut self.model.layers {
+            layer.mlp.activation = activation;
+        }
+        self
+    }
+
+    /// The activation of the feed-forward blocks.
+    pub fn activation(&self) -> Activation {
+        self.model.layers[0].mlp.activation
+    }
+
+    /// The same model with every feed-forward block run by the CPU [`SparseFfn`] engine, which
+    /// falls back to dense below `min_sparsity`. The model must be on a CPU device and use
+    /// RELU at inference.
+    pub fn with_sparse_ffn(mut self, min_sparsity: f64) -> Result<Self, ModelError> {
+        for layer in &mut self.model.layers {
+            let engine = SparseFfn::from_mlp(&layer.mlp, min_sparsity)?;
+            layer.mlp.sparse = Some(Arc::new(engine));
+        }
+        Ok(self)
+    }
+
+    /// Per layer, the fraction of zero FFN activations measured by its sparse engine so far
+    /// (`None` without an engine or before any token).
+    pub fn ffn_sparsity(&self) -> Vec<Option<f64>> {
+        self.model
+            .layers
+            .iter()
+            .map(|l| l.mlp.sparse.as_ref().and_then(|e| e.measured_sparsity()))
+            .collect()
     }
 
     /// Vocabulary size.

@@ -9,8 +9,9 @@ use burn::tensor::Device;
 use clap::Args;
 use kiln_model::generate::{GenerateConfig, generate};
 use kiln_model::sampling::SamplingConfig;
+use kiln_model::sparse::DEFAULT_MIN_SPARSITY;
 use kiln_model::tokenizer::TextTokenizer;
-use kiln_model::{Transformer, TransformerConfig};
+use kiln_model::{Activation, Transformer, TransformerConfig};
 
 use super::device::DeviceChoice;
 use super::run_dir::{RunConfig, RunDir};
@@ -53,6 +54,13 @@ pub struct GenerateArgs {
     top_p: f64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Keep StochA's random draw at inference with this probability of SILU on negative
+    /// inputs, to diversify samples (Lomeli et al. 2025).
+    #[arg(long, value_name = "P")]
+    stochastic_activations: Option<f64>,
+    /// Run the feed-forward blocks with the CPU sparse engine (RELU models; implies the CPU).
+    #[arg(long, conflicts_with = "stochastic_activations")]
+    sparse: bool,
     #[arg(long, value_enum, default_value = "auto")]
     device: DeviceChoice,
 }
@@ -76,8 +84,11 @@ pub fn load_model(run: &RunDir, config: &RunConfig, device: &Device) -> Result<L
         &model_config,
         None,
     )?;
+    // The activation the weights were last trained with (RELU after Swi+FT; StochA acts as
+    // RELU off autodiff).
+    let activation = config.train.activation_at(&config.model, loaded.state.step);
     Ok(LoadedModel {
-        model: loaded.model,
+        model: loaded.model.with_activation(activation),
         tokenizer,
         step: loaded.state.step,
         path: loaded.path,
@@ -109,9 +120,28 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         }
     };
     let config = run.read_config()?;
-    let selected = args.device.open()?;
+    let choice = match (args.sparse, args.device) {
+        (true, DeviceChoice::Auto) => DeviceChoice::Cpu,
+        (true, DeviceChoice::Wgpu) => bail!("--sparse runs on the CPU: drop --device wgpu"),
+        (_, choice) => choice,
+    };
+    let selected = choice.open()?;
     eprintln!("device: {}", selected.description);
-    let loaded = load_model(&run, &config, &selected.device)?;
+    let mut loaded = load_model(&run, &config, &selected.device)?;
+    if let Some(p) = args.stochastic_activations {
+        if !(0.0..=1.0).contains(&p) {
+            bail!("--stochastic-activations must be in [0, 1], got {p}");
+        }
+        loaded.model = loaded.model.with_activation(Activation::Stocha {
+            p,
+            at_inference: true,
+        });
+        // The draws come from the device generator: seed it so the samples repeat.
+        selected.device.seed(args.seed);
+    }
+    if args.sparse {
+        loaded.model = loaded.model.with_sparse_ffn(DEFAULT_MIN_SPARSITY)?;
+    }
     let request = GenerateConfig {
         max_new_tokens: args.max_tokens,
         sampling,
@@ -156,5 +186,14 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         out.len(),
         out.len() as f64 / secs.max(1e-9)
     );
+    if args.sparse {
+        let per_layer: Vec<String> = loaded
+            .model
+            .ffn_sparsity()
+            .iter()
+            .map(|s| s.map_or("-".into(), |s| format!("{:.1}%", 100.0 * s)))
+            .collect();
+        eprintln!("FFN sparsity per layer: {}", per_layer.join(" "));
+    }
     Ok(())
 }

@@ -10,6 +10,7 @@ mod generate;
 mod hf_generate;
 mod progress;
 mod run_dir;
+mod sparsity;
 mod tokenizer;
 mod train;
 
@@ -33,6 +34,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Hugging Face checkpoint (Llama, Qwen3) → kiln run directory, and back.
     Convert(convert::ConvertArgs),
+    /// Fraction of zero FFN activations per layer under RELU, on held-out text.
+    Sparsity(sparsity::SparsityArgs),
     /// Tokenizer tools.
     Tokenizer(tokenizer::TokenizerArgs),
     /// MetaCLIP 2 worldwide curation: metadata, count, merge, sample, report.
@@ -46,6 +49,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Generate(args) => generate::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Convert(args) => convert::run(args),
+        Command::Sparsity(args) => sparsity::run(args),
         Command::Tokenizer(args) => tokenizer::run(args),
         Command::Curate(args) => curate::run(args),
     }

@@ -5,10 +5,10 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use kiln_model::TransformerConfig;
 use kiln_model::generate::{GenerateConfig, generate};
 use kiln_model::sampling::SamplingConfig;
 use kiln_model::tokenizer::TextTokenizer;
+use kiln_model::{HiddenAct, TransformerConfig};
 use kiln_trainer::data::{TokenData, unigram_cross_entropy};
 use kiln_trainer::metrics::MetricsLog;
 use kiln_trainer::{TrainConfig, Trainer};
@@ -50,6 +50,15 @@ pub struct TrainArgs {
     /// Continue the run in --out from its latest checkpoint.
     #[arg(long)]
     resume: bool,
+    /// Feed-forward activation of a new run: silu, relu or stocha (default: the config's).
+    #[arg(long)]
+    activation: Option<HiddenAct>,
+    /// StochA's probability of SILU on a negative input (default 0.7).
+    #[arg(long)]
+    stocha_p: Option<f64>,
+    /// Swi+FT: train the last fraction α of the steps with RELU.
+    #[arg(long, value_name = "ALPHA")]
+    relu_finetune: Option<f64>,
     #[arg(long, value_enum, default_value = "auto")]
     device: DeviceChoice,
 }
@@ -63,9 +72,15 @@ pub fn run(args: TrainArgs) -> Result<()> {
             .unwrap_or_else(|| next_default(&PathBuf::from("runs"))),
     );
     let mut config = if args.resume {
-        if args.config.is_some() || !args.data.is_empty() || args.tokenizer.is_some() {
+        if args.config.is_some()
+            || !args.data.is_empty()
+            || args.tokenizer.is_some()
+            || args.activation.is_some()
+            || args.stocha_p.is_some()
+            || args.relu_finetune.is_some()
+        {
             bail!(
-                "--resume continues the run as configured in {}: drop --config, --data and --tokenizer",
+                "--resume continues the run as configured in {}: drop --config, --data, --tokenizer and the activation flags",
                 run.config_path().display()
             );
         }
@@ -148,6 +163,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         valid.len(),
         run.root.display()
     );
+    println!("activation: {}", describe_activation(&config));
 
     let trainer = Trainer {
         config: config.train.clone(),
@@ -229,16 +245,41 @@ pub fn run(args: TrainArgs) -> Result<()> {
     Ok(())
 }
 
+/// The activation schedule in words, e.g. `stocha (p = 0.7), relu from step 181`.
+fn describe_activation(config: &RunConfig) -> String {
+    let model = &config.model;
+    let mut text = model.hidden_act.to_string();
+    if model.hidden_act == HiddenAct::Stocha {
+        text += &format!(" (p = {})", model.stocha_p);
+    }
+    if config.train.relu_finetune > 0.0 {
+        text += &format!(", relu from step {}", config.train.relu_switch_step() + 1);
+    }
+    text
+}
+
 /// The run config of a new run: `--config` (or the default preset), then the data flags.
 fn new_config(args: &TrainArgs) -> Result<RunConfig> {
     let data = DataSpec::from_flags(&args.data, args.valid.clone())?;
-    let (model, train) = match &args.config {
+    let (mut model, mut train) = match &args.config {
         None => (
             TransformerConfig::preset(DEFAULT_PRESET).expect("built-in preset"),
             TrainConfig::new(),
         ),
         Some(path) => read_config_file(path)?,
     };
+    if let Some(act) = args.activation {
+        model.hidden_act = act;
+    }
+    if let Some(p) = args.stocha_p {
+        model.stocha_p = p;
+    }
+    if let Some(alpha) = args.relu_finetune {
+        train.relu_finetune = alpha;
+    }
+    model
+        .validate()
+        .map_err(|e| anyhow::anyhow!("--stocha-p: {e}"))?;
     Ok(RunConfig { model, train, data })
 }
 

@@ -1,6 +1,7 @@
 //! Hyper-parameters of a language-model training run.
 
 use burn::config::Config;
+use kiln_model::{Activation, TransformerConfig};
 
 /// Everything that decides how a run trains, saved in the run's `config.json` so it can be
 /// repeated or resumed.
@@ -57,6 +58,10 @@ pub struct TrainConfig {
     /// Seed of the initialisation and of the data order.
     #[config(default = 42)]
     pub seed: u64,
+    /// Swi+FT (Lomeli et al. 2025): the last fraction α of the steps train with RELU instead of
+    /// the model's activation (0: never switch).
+    #[config(default = 0.0)]
+    pub relu_finetune: f64,
 }
 
 impl TrainConfig {
@@ -111,10 +116,32 @@ impl TrainConfig {
         if !(0.0..1.0).contains(&self.beta1) || !(0.0..1.0).contains(&self.beta2) {
             return Err("beta1 and beta2 must be in [0, 1)".into());
         }
+        if !(0.0..1.0).contains(&self.relu_finetune) {
+            return Err(format!(
+                "relu_finetune must be in [0, 1), got {}",
+                self.relu_finetune
+            ));
+        }
         if self.grad_clip < 0.0 || self.weight_decay < 0.0 {
             return Err("grad_clip and weight_decay must not be negative".into());
         }
         Ok(())
+    }
+
+    /// The first update made with RELU under Swi+FT: `(1 − α)·steps`, rounded (`steps` when
+    /// α = 0, i.e. never).
+    pub fn relu_switch_step(&self) -> usize {
+        ((1.0 - self.relu_finetune) * self.steps as f64).round() as usize
+    }
+
+    /// The activation of the update that follows `step` updates; after the last step
+    /// (`step == steps`) it is the activation the trained model runs with at inference.
+    pub fn activation_at(&self, model: &TransformerConfig, step: usize) -> Activation {
+        if self.relu_finetune > 0.0 && step >= self.relu_switch_step() {
+            Activation::Relu
+        } else {
+            Activation::new(model.hidden_act, model.stocha_p)
+        }
     }
 
     /// Tokens consumed by one optimiser update.
@@ -134,5 +161,19 @@ mod tests {
         let err = TrainConfig::from_value(&serde_json::json!({"stepz": 7})).unwrap_err();
         assert!(err.contains("stepz"), "{err}");
         assert!(TrainConfig::from_value(&serde_json::json!({"steps": 0})).is_err());
+        let alpha = serde_json::json!({"relu_finetune": 1.0});
+        assert!(TrainConfig::from_value(&alpha).is_err());
+    }
+
+    #[test]
+    fn swi_ft_switches_to_relu_for_the_last_fraction_of_steps() {
+        let model = TransformerConfig::preset("tiny").unwrap();
+        let c = TrainConfig::new().with_steps(200).with_relu_finetune(0.1);
+        assert_eq!(c.relu_switch_step(), 180);
+        assert_eq!(c.activation_at(&model, 179), Activation::Silu);
+        assert_eq!(c.activation_at(&model, 180), Activation::Relu);
+        assert_eq!(c.activation_at(&model, 200), Activation::Relu);
+        let plain = TrainConfig::new().with_steps(200);
+        assert_eq!(plain.activation_at(&model, 200), Activation::Silu);
     }
 }

@@ -129,7 +129,14 @@ impl Trainer<'_> {
             let lr = learning_rate(c, state.step);
             let mut accumulator = GradientsAccumulator::<Transformer>::new();
             let mut loss_sum = 0.0;
-            for _ in 0..c.grad_accum_steps {
+            state.model = state
+                .model
+                .with_activation(c.activation_at(&self.model_config, state.step));
+            for micro in 0..c.grad_accum_steps {
+                // StochA's draws come from the device generator, reseeded from (seed, step,
+                // micro-batch) so that a resumed run draws exactly what the uninterrupted one did.
+                self.device
+                    .seed(activation_seed(c.seed, state.step, micro as u64));
                 let batch =
                     self.train
                         .random_batch(c.batch_size, c.seq_len, &mut state.rng, &self.device);
@@ -211,6 +218,12 @@ impl Trainer<'_> {
             files: Vec::new(),
         }
     }
+}
+
+/// The seed of the device generator for one micro-batch: a SplitMix64 mix of its coordinates,
+/// so nearby steps get unrelated streams.
+fn activation_seed(seed: u64, step: usize, micro: u64) -> u64 {
+    Rng::seed(seed ^ (step as u64).rotate_left(20) ^ micro.rotate_left(48)).next_u64()
 }
 
 /// Mean next-token loss of `model` over consecutive windows of `data`.
