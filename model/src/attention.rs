@@ -9,6 +9,7 @@ use burn::tensor::{Bool, Device, Tensor};
 
 use crate::cache::LayerCache;
 use crate::init::normal_linear;
+use crate::mta::Mta;
 use crate::rope::RotaryEmbedding;
 
 /// Configuration of [`Attention`].
@@ -32,6 +33,8 @@ pub struct Attention {
     pub k_proj: Linear,
     pub v_proj: Linear,
     pub o_proj: Linear,
+    /// Multi-Token Attention parts; `None` for standard attention.
+    pub mta: Option<Mta>,
     pub n_heads: usize,
     pub n_kv_heads: usize,
     pub head_dim: usize,
@@ -47,6 +50,7 @@ impl AttentionConfig {
             k_proj: linear(self.d_model, self.n_kv_heads * head_dim),
             v_proj: linear(self.d_model, self.n_kv_heads * head_dim),
             o_proj: linear(self.n_heads * head_dim, self.d_model),
+            mta: None,
             n_heads: self.n_heads,
             n_kv_heads: self.n_kv_heads,
             head_dim,
@@ -77,28 +81,41 @@ impl Attention {
         let k = rope.apply(heads(self.k_proj.forward(x.clone()), self.n_kv_heads));
         let v = heads(self.v_proj.forward(x), self.n_kv_heads);
 
-        let (k, v, past) = match cache {
+        let (k, v, past, q) = match cache {
             Some(cache) => {
                 let past = cache.len();
                 let (k, v) = cache.append(k, v);
-                (k, v, past)
+                // MTA's convolutions also read the score rows of a few earlier queries.
+                let q = match &self.mta {
+                    Some(mta) => cache.extend_queries(q, mta.query_context()),
+                    None => q,
+                };
+                (k, v, past, q)
             }
-            None => (k, v, 0),
+            None => (k, v, 0, q),
         };
         let (k, v) = (self.repeat_kv(k), self.repeat_kv(v));
-        let keys = k.dims()[2];
 
-        let scores = q
-            .matmul(k.swap_dims(2, 3))
-            .div_scalar((self.head_dim as f64).sqrt());
-        // Query i sits at position past + i and may see keys 0..=past + i.
-        let mask = Tensor::<2, Bool>::tril_mask([seq_len, keys], past as i64, &scores.device());
-        let scores = scores.mask_fill(mask.unsqueeze::<4>(), f32::NEG_INFINITY);
-        let context = softmax(scores, 3).matmul(v);
-        let context =
-            context
-                .swap_dims(1, 2)
-                .reshape([batch, seq_len, self.n_heads * self.head_dim]);
+        let context = match &self.mta {
+            Some(mta) => {
+                let rows = q.dims()[2];
+                let context = mta.attend(q, k, v, past + seq_len - rows);
+                let context = context.slice_dim(2, rows - seq_len..rows).swap_dims(1, 2);
+                mta.normalise_heads(context)
+            }
+            None => {
+                let keys = k.dims()[2];
+                let scores = q
+                    .matmul(k.swap_dims(2, 3))
+                    .div_scalar((self.head_dim as f64).sqrt());
+                // Query i sits at position past + i and may see keys 0..=past + i.
+                let mask =
+                    Tensor::<2, Bool>::tril_mask([seq_len, keys], past as i64, &scores.device());
+                let scores = scores.mask_fill(mask.unsqueeze::<4>(), f32::NEG_INFINITY);
+                softmax(scores, 3).matmul(v).swap_dims(1, 2)
+            }
+        };
+        let context = context.reshape([batch, seq_len, self.n_heads * self.head_dim]);
         self.o_proj.forward(context)
     }
 

@@ -8,6 +8,8 @@ use burn::tensor::Tensor;
 #[derive(Debug, Clone, Default)]
 pub struct LayerCache {
     kv: Option<(Tensor<4>, Tensor<4>)>,
+    /// The last rotated queries, for Multi-Token Attention's query-direction convolutions.
+    queries: Option<Tensor<4>>,
 }
 
 impl LayerCache {
@@ -33,6 +35,22 @@ impl LayerCache {
         };
         self.kv = Some((k.clone(), v.clone()));
         (k, v)
+    }
+
+    /// Prepends the queries kept from earlier steps to this step's, and keeps the last `keep`
+    /// of them for the next step.
+    ///
+    /// # Shapes
+    /// - `q`: `[batch, heads, new, head_dim]`
+    /// - returns: `[batch, heads, kept + new, head_dim]`, kept ≤ `keep`
+    pub fn extend_queries(&mut self, q: Tensor<4>, keep: usize) -> Tensor<4> {
+        let q = match self.queries.take() {
+            Some(past) => Tensor::cat(vec![past, q], 2),
+            None => q,
+        };
+        let rows = q.dims()[2];
+        self.queries = (keep > 0).then(|| q.clone().slice_dim(2, rows.saturating_sub(keep)..rows));
+        q
     }
 }
 

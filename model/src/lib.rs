@@ -14,6 +14,7 @@ pub mod generate;
 pub mod init;
 pub mod loss;
 pub mod mlp;
+pub mod mta;
 pub mod rms_norm;
 pub mod rng;
 pub mod rope;

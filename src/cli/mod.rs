@@ -9,6 +9,7 @@ mod generate;
 mod progress;
 mod run_dir;
 mod tokenizer;
+mod toy;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +34,8 @@ enum Command {
     Tokenizer(tokenizer::TokenizerArgs),
     /// MetaCLIP 2 worldwide curation: metadata, count, merge, sample, report.
     Curate(curate::CurateArgs),
+    /// Synthetic tasks from the papers (Multi-Token Attention's block finding).
+    Toy(toy::ToyArgs),
 }
 
 /// Runs the parsed command.
@@ -43,6 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(args),
         Command::Tokenizer(args) => tokenizer::run(args),
         Command::Curate(args) => curate::run(args),
+        Command::Toy(args) => toy::run(args),
     }
 }
 
