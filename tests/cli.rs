@@ -569,3 +569,42 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn toy_blocks_ends_with_the_error_rate_and_writes_its_result() {
+    let s = Scratch::new();
+    let out_dir = s.path("toy");
+    for attention in ["standard", "mta"] {
+        let out = kiln(
+            &[
+                "toy",
+                "blocks",
+                "--attention",
+                attention,
+                "--steps",
+                "2",
+                "--blocks",
+                "3",
+                "--batch-size",
+                "2",
+                "--test-examples",
+                "5",
+                "--device",
+                "cpu",
+                "--out",
+                out_dir.to_str().unwrap(),
+            ],
+            &[],
+        );
+        let stdout = ok(&out);
+        let last = stdout.lines().last().unwrap();
+        let rate: f64 = last.strip_prefix("error_rate=").unwrap().parse().unwrap();
+        assert!((0.0..=100.0).contains(&rate), "{last}");
+        let result: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out_dir.join("result.json")).unwrap())
+                .unwrap();
+        assert_eq!(result["attention"], attention);
+        assert_eq!(result["seq_len"], 25);
+        assert_eq!(result["answer_loss"].as_array().unwrap().len(), 2);
+    }
+}

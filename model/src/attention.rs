@@ -9,6 +9,7 @@ use burn::tensor::{Bool, Device, Tensor};
 
 use crate::cache::LayerCache;
 use crate::init::normal_linear;
+use crate::mta::Mta;
 use crate::rms_norm::{RmsNorm, RmsNormConfig};
 use crate::rope::RotaryEmbedding;
 
@@ -45,6 +46,8 @@ pub struct Attention {
     pub q_norm: Option<RmsNorm>,
     /// Per-head RMSNorm of the keys (Qwen3), over `head_dim`.
     pub k_norm: Option<RmsNorm>,
+    /// Multi-Token Attention parts; `None` for standard attention.
+    pub mta: Option<Mta>,
     pub n_heads: usize,
     pub n_kv_heads: usize,
     pub head_dim: usize,
@@ -69,6 +72,7 @@ impl AttentionConfig {
             o_proj: linear(self.n_heads * head_dim, self.d_model),
             q_norm: norm(),
             k_norm: norm(),
+            mta: None,
             n_heads: self.n_heads,
             n_kv_heads: self.n_kv_heads,
             head_dim,
@@ -106,34 +110,53 @@ impl Attention {
         let k = rope.apply(norm(k, &self.k_norm));
         let v = heads(self.v_proj.forward(x), self.n_kv_heads);
 
-        let (k, v, past, padding) = match cache {
+        let (k, v, past, q, padding) = match cache {
             Some(cache) => {
                 let past = cache.len();
                 let (k, v) = cache.append(k, v);
                 let padding = cache.padding_mask(k.dims()[2], &k.device());
-                (k, v, past, padding)
+                // MTA's convolutions also read the score rows of a few earlier queries.
+                let q = match &self.mta {
+                    Some(mta) => cache.extend_queries(q, mta.query_context()),
+                    None => q,
+                };
+                (k, v, past, q, padding)
             }
-            None => (k, v, 0, None),
+            None => (k, v, 0, q, None),
         };
         let (k, v) = (self.repeat_kv(k), self.repeat_kv(v));
-        let keys = k.dims()[2];
 
-        let scores = q
-            .matmul(k.swap_dims(2, 3))
-            .div_scalar((self.head_dim as f64).sqrt());
-        // Query i sits at position past + i and may see keys 0..=past + i.
-        let mask = Tensor::<2, Bool>::tril_mask([seq_len, keys], past as i64, &scores.device());
-        let mut scores = scores.mask_fill(mask.unsqueeze::<4>(), f32::NEG_INFINITY);
-        if let Some(padding) = padding {
-            // Finite, so that a padding query, which sees only padding keys, still gets a
-            // (meaningless but finite) softmax instead of NaNs that would reach real rows.
-            scores = scores.mask_fill(padding, -1e30);
-        }
-        let context = softmax(scores, 3).matmul(v);
-        let context =
-            context
-                .swap_dims(1, 2)
-                .reshape([batch, seq_len, self.n_heads * self.head_dim]);
+        let context = match &self.mta {
+            Some(mta) => {
+                // Left-padded batches come from imported Hugging Face models, which have no MTA.
+                debug_assert!(
+                    padding.is_none(),
+                    "MTA does not support left-padded batches"
+                );
+                let rows = q.dims()[2];
+                let context = mta.attend(q, k, v, past + seq_len - rows);
+                let context = context.slice_dim(2, rows - seq_len..rows).swap_dims(1, 2);
+                mta.normalise_heads(context)
+            }
+            None => {
+                let keys = k.dims()[2];
+                let scores = q
+                    .matmul(k.swap_dims(2, 3))
+                    .div_scalar((self.head_dim as f64).sqrt());
+                // Query i sits at position past + i and may see keys 0..=past + i.
+                let mask =
+                    Tensor::<2, Bool>::tril_mask([seq_len, keys], past as i64, &scores.device());
+                let mut scores = scores.mask_fill(mask.unsqueeze::<4>(), f32::NEG_INFINITY);
+                if let Some(padding) = padding {
+                    // Finite, so that a padding query, which sees only padding keys, still gets
+                    // a (meaningless but finite) softmax instead of NaNs that would reach real
+                    // rows.
+                    scores = scores.mask_fill(padding, -1e30);
+                }
+                softmax(scores, 3).matmul(v).swap_dims(1, 2)
+            }
+        };
+        let context = context.reshape([batch, seq_len, self.n_heads * self.head_dim]);
         self.o_proj.forward(context)
     }
 

@@ -10,6 +10,8 @@ pub struct LayerCache {
     kv: Option<(Tensor<4>, Tensor<4>)>,
     /// Number of padding tokens at the start of every row of a left-padded batch (empty: none).
     left_padding: Vec<usize>,
+    /// The last rotated queries, for Multi-Token Attention's query-direction convolutions.
+    queries: Option<Tensor<4>>,
 }
 
 impl LayerCache {
@@ -56,6 +58,22 @@ impl LayerCache {
             device,
         ))
     }
+
+    /// Prepends the queries kept from earlier steps to this step's, and keeps the last `keep`
+    /// of them for the next step.
+    ///
+    /// # Shapes
+    /// - `q`: `[batch, heads, new, head_dim]`
+    /// - returns: `[batch, heads, kept + new, head_dim]`, kept ≤ `keep`
+    pub fn extend_queries(&mut self, q: Tensor<4>, keep: usize) -> Tensor<4> {
+        let q = match self.queries.take() {
+            Some(past) => Tensor::cat(vec![past, q], 2),
+            None => q,
+        };
+        let rows = q.dims()[2];
+        self.queries = (keep > 0).then(|| q.clone().slice_dim(2, rows.saturating_sub(keep)..rows));
+        q
+    }
 }
 
 /// The caches of every layer of a model.
@@ -78,6 +96,7 @@ impl KvCache {
         let layer = LayerCache {
             kv: None,
             left_padding,
+            queries: None,
         };
         Self {
             layers: vec![layer; n_layers],

@@ -10,6 +10,7 @@ use burn::tensor::Device;
 
 use crate::activation::HiddenAct;
 use crate::error::ModelError;
+use crate::mta::MtaConfig;
 use crate::rope_scaling::RopeScaling;
 use crate::transformer::Transformer;
 
@@ -61,6 +62,8 @@ pub struct TransformerConfig {
     /// For `stocha`: probability of SILU (rather than RELU) on a negative input at training.
     #[config(default = 0.7)]
     pub stocha_p: f64,
+    /// Multi-Token Attention settings (Golovneva et al. 2025); absent: standard attention.
+    pub mta: Option<MtaConfig>,
 }
 
 impl TransformerConfig {
@@ -109,6 +112,10 @@ impl TransformerConfig {
         }
         if !(0.0..=1.0).contains(&self.stocha_p) {
             return bad(format!("stocha_p must be in [0, 1], got {}", self.stocha_p));
+        }
+        if let Some(mta) = &self.mta {
+            mta.validate(self.num_attention_heads, self.num_hidden_layers)
+                .map_err(ModelError::InvalidConfig)?;
         }
         Ok(())
     }
@@ -190,13 +197,23 @@ impl TransformerConfig {
         } else {
             self.vocab_size * d
         };
-        self.vocab_size * d + l * layer + d + head
+        let mta = self.mta.as_ref().map_or(0, |m| {
+            m.num_params(self.num_attention_heads, self.head_dim(), l)
+        });
+        self.vocab_size * d + l * layer + d + head + mta
     }
 }
 
 const PRESETS: &[(&str, &str)] = &[
     ("small", include_str!("../presets/small.json")),
     ("tiny", include_str!("../presets/tiny.json")),
+    // Multi-Token Attention (Golovneva et al. 2025): the toy-task model of §3 and the shapes
+    // of the "880M" model (the reference's configs/830M_mta.yaml).
+    (
+        "toy-blocks-mta",
+        include_str!("../presets/toy-blocks-mta.json"),
+    ),
+    ("mta-830m", include_str!("../presets/mta-830m.json")),
 ];
 
 #[cfg(test)]
@@ -241,6 +258,37 @@ mod tests {
     }
 
     #[test]
+    fn mta_adds_the_papers_29592_parameters_to_the_830m_model() {
+        // Counted from the module: Burn initialises parameters lazily, so the 3.5 GB of
+        // weights are never allocated.
+        use burn::module::Module;
+        let device = Device::flex();
+        let mta = TransformerConfig::preset("mta-830m").unwrap();
+        let base = mta.clone().with_mta(None);
+        assert_eq!(base.num_params(), 876_553_728);
+        assert_eq!(base.init(&device).num_params(), 876_553_728);
+        assert_eq!(mta.init(&device).num_params(), 876_553_728 + 29_592);
+        assert_eq!(mta.num_params(), 876_553_728 + 29_592);
+    }
+
+    #[test]
+    fn mta_settings_are_checked() {
+        let mut c = TransformerConfig::preset("toy-blocks-mta").unwrap();
+        c.mta.as_mut().unwrap().key_kernel_size = Some(8);
+        assert!(c.validate().is_err(), "even c_k");
+        let mut c = TransformerConfig::preset("toy-blocks-mta").unwrap();
+        c.mta.as_mut().unwrap().head_kernel_size = Some(3);
+        assert!(c.validate().is_err(), "c_h not dividing the heads");
+        let mut c = TransformerConfig::preset("toy-blocks-mta").unwrap();
+        c.mta.as_mut().unwrap().layers = Some(vec![4]);
+        assert!(c.validate().is_err(), "layer out of range");
+        let typo = r#"{"vocab_size": 8, "hidden_size": 8, "intermediate_size": 8,
+            "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 2,
+            "mta": {"query_kernel": 2}}"#;
+        assert!(TransformerConfig::from_json(typo).is_err());
+    }
+
+    #[test]
     fn parameter_count_matches_the_module() {
         let device = Device::flex();
         for tie in [false, true] {
@@ -254,5 +302,17 @@ mod tests {
             let c = c.with_head_dim(Some(wide)).with_qk_norm(true);
             assert_eq!(c.init(&device).num_params(), c.num_params());
         }
+        // Every MTA part, q-k convolutions in one layer only.
+        let mut c = TransformerConfig::preset("mta-830m").unwrap().mta;
+        c.as_mut().unwrap().layers = Some(vec![1]);
+        let c = TransformerConfig::preset("tiny")
+            .unwrap()
+            .with_mta(c.map(|mut m| {
+                m.head_kernel_size = Some(2);
+                m.layer_norm_rescale = true;
+                m
+            }));
+        use burn::module::Module;
+        assert_eq!(c.init(&device).num_params(), c.num_params());
     }
 }

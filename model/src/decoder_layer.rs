@@ -21,20 +21,30 @@ pub struct DecoderLayer {
 }
 
 impl DecoderLayer {
-    /// Builds one block of the architecture `config` describes.
-    pub fn new(config: &TransformerConfig, device: &Device) -> Self {
+    /// Builds block number `layer` (0-based) of the architecture `config` describes.
+    pub fn new(config: &TransformerConfig, layer: usize, device: &Device) -> Self {
         let norm = RmsNormConfig::new(config.hidden_size).with_epsilon(config.rms_norm_eps);
-        Self {
-            self_attn: AttentionConfig::new(
-                config.hidden_size,
+        let mut self_attn = AttentionConfig::new(
+            config.hidden_size,
+            config.num_attention_heads,
+            config.num_key_value_heads,
+        )
+        .with_init_std(config.initializer_range)
+        .with_head_dim(config.head_dim)
+        .with_qk_norm(config.qk_norm)
+        .with_norm_eps(config.rms_norm_eps)
+        .init(device);
+        self_attn.mta = config.mta.as_ref().and_then(|m| {
+            m.init_layer(
+                layer,
                 config.num_attention_heads,
-                config.num_key_value_heads,
+                config.head_dim(),
+                config.initializer_range,
+                device,
             )
-            .with_init_std(config.initializer_range)
-            .with_head_dim(config.head_dim)
-            .with_qk_norm(config.qk_norm)
-            .with_norm_eps(config.rms_norm_eps)
-            .init(device),
+        });
+        Self {
+            self_attn,
             mlp: MlpConfig::new(config.hidden_size, config.intermediate_size)
                 .with_init_std(config.initializer_range)
                 .with_hidden_act(config.hidden_act)

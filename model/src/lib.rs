@@ -17,6 +17,7 @@ pub mod hf;
 pub mod init;
 pub mod loss;
 pub mod mlp;
+pub mod mta;
 pub mod rms_norm;
 pub mod rng;
 pub mod rope;

@@ -57,7 +57,7 @@ impl Transformer {
                     .with_initializer(init)
                     .init(device),
                 layers: (0..config.num_hidden_layers)
-                    .map(|_| DecoderLayer::new(config, device))
+                    .map(|i| DecoderLayer::new(config, i, device))
                     .collect(),
                 norm: RmsNormConfig::new(d)
                     .with_epsilon(config.rms_norm_eps)

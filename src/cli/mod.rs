@@ -12,6 +12,7 @@ mod progress;
 mod run_dir;
 mod sparsity;
 mod tokenizer;
+mod toy;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -40,6 +41,8 @@ enum Command {
     Tokenizer(tokenizer::TokenizerArgs),
     /// MetaCLIP 2 worldwide curation: metadata, count, merge, sample, report.
     Curate(curate::CurateArgs),
+    /// Synthetic tasks from the papers (Multi-Token Attention's block finding).
+    Toy(toy::ToyArgs),
 }
 
 /// Runs the parsed command.
@@ -52,6 +55,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sparsity(args) => sparsity::run(args),
         Command::Tokenizer(args) => tokenizer::run(args),
         Command::Curate(args) => curate::run(args),
+        Command::Toy(args) => toy::run(args),
     }
 }
 

@@ -1,0 +1,100 @@
+//! Multi-Token Attention's attention weights (Golovneva et al. 2025, §2): the score maps of
+//! all heads go through the key-query convolution and head mixing before the softmax
+//! (eq. 5, 7), the probabilities through their own convolution and head mixing after it
+//! (eq. 6, 7), and each head's output through group normalisation (§2.3). The order is the
+//! reference's: q-k conv, head mix, softmax, q-k conv, head mix.
+
+use burn::module::Module;
+use burn::tensor::activation::softmax;
+use burn::tensor::{Bool, Tensor};
+
+use super::head_mix::HeadMix;
+use super::head_norm::HeadNorm;
+use super::key_query_conv::KeyQueryConv;
+
+/// The MTA parts of one attention layer; each part is optional, and a layer with none of them
+/// computes standard attention.
+#[derive(Module, Debug)]
+pub struct Mta {
+    /// Key-query convolution of the masked scores, before the softmax.
+    pub pre_conv: Option<KeyQueryConv>,
+    /// Head mixing of the scores, before the softmax.
+    pub pre_head_mix: Option<HeadMix>,
+    /// Key-query convolution of the probabilities, after the softmax (not renormalised).
+    pub post_conv: Option<KeyQueryConv>,
+    /// Head mixing of the probabilities, after the softmax.
+    pub post_head_mix: Option<HeadMix>,
+    /// Group normalisation (and gating) of each head's output.
+    pub head_norm: Option<HeadNorm>,
+}
+
+impl Mta {
+    /// How many query rows before the first new one the convolutions read: each convolution
+    /// looks c_q − 1 rows back, and the post-softmax one reads rows that the pre-softmax one
+    /// produced. The decoding cache keeps this many past queries.
+    pub fn query_context(&self) -> usize {
+        [&self.pre_conv, &self.post_conv]
+            .into_iter()
+            .flatten()
+            .map(KeyQueryConv::query_context)
+            .sum()
+    }
+
+    /// Attention of the query rows `q` over the keys: row r sits at position `first + r` and
+    /// sees keys `0..=first + r`. Rows whose convolution window reaches before row 0 read
+    /// zeros there, which is exact when `first` is at most the number of rows kept for them
+    /// (zero rows are the reference's padding above the sequence).
+    ///
+    /// # Shapes
+    /// - `q`: `[batch, heads, rows, head_dim]`
+    /// - `k`, `v`: `[batch, heads, keys, head_dim]`
+    /// - output: `[batch, heads, rows, head_dim]`
+    pub fn attend(&self, q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, first: usize) -> Tensor<4> {
+        let [_, _, rows, head_dim] = q.dims();
+        let keys = k.dims()[2];
+        let scores = q
+            .matmul(k.swap_dims(2, 3))
+            .div_scalar((head_dim as f64).sqrt());
+        let mask = Tensor::<2, Bool>::tril_mask([rows, keys], first as i64, &scores.device())
+            .unsqueeze::<4>();
+        self.weights(scores, mask).matmul(v)
+    }
+
+    /// Attention weights from raw scores; `mask` is true where a key is in the query's future.
+    ///
+    /// # Shapes
+    /// - `scores`: `[batch, heads, rows, keys]`
+    /// - `mask`: `[1, 1, rows, keys]`
+    /// - output: `[batch, heads, rows, keys]`
+    pub fn weights(&self, scores: Tensor<4>, mask: Tensor<4, Bool>) -> Tensor<4> {
+        let mut scores = scores;
+        if let Some(conv) = &self.pre_conv {
+            // Mask₀: future scores must not leak into the past through the kernel (eq. 5).
+            scores = conv.forward(scores.mask_fill(mask.clone(), 0.0));
+        }
+        if let Some(mix) = &self.pre_head_mix {
+            scores = mix.forward(scores);
+        }
+        let mut probs = softmax(scores.mask_fill(mask.clone(), f32::NEG_INFINITY), 3);
+        if let Some(conv) = &self.post_conv {
+            // Future probabilities are already 0; the kernel spreads mass onto them again.
+            probs = conv.forward(probs).mask_fill(mask, 0.0);
+        }
+        if let Some(mix) = &self.post_head_mix {
+            probs = mix.forward(probs);
+        }
+        probs
+    }
+
+    /// Group normalisation and gating of the attention output, if configured.
+    ///
+    /// # Shapes
+    /// - `x`: `[batch, seq_len, heads, head_dim]`
+    /// - output: same as `x`
+    pub fn normalise_heads(&self, x: Tensor<4>) -> Tensor<4> {
+        match &self.head_norm {
+            Some(norm) => norm.forward(x),
+            None => x,
+        }
+    }
+}
