@@ -4,12 +4,13 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
+use kiln_model::tokenizer::TextTokenizer;
 use kiln_trainer::data::TokenData;
 use kiln_trainer::trainer::evaluate;
 
 use super::corpus::DataSpec;
 use super::device::DeviceChoice;
-use super::run_dir::RunDir;
+use super::run_dir::{RunConfig, RunDir};
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
@@ -29,16 +30,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let selected = args.device.open()?;
     println!("device: {}", selected.description);
     let loaded = super::generate::load_model(&run, &config, &selected.device)?;
-    let text = if args.data.is_empty() {
-        config.data.load()?.valid
-    } else {
-        DataSpec::read_eval(&args.data)?
-    };
-    let data = TokenData::new(
-        loaded.tokenizer.encode(&text)?,
-        config.train.seq_len,
-        "evaluation text",
-    )?;
+    let data = eval_tokens(&config, &loaded.tokenizer, &args.data)?;
     let c = &config.train;
     let m = evaluate(
         &loaded.model,
@@ -58,4 +50,22 @@ pub fn run(args: EvalArgs) -> Result<()> {
         m.loss, m.perplexity, m.tokens
     );
     Ok(())
+}
+
+/// The text a run is scored on, tokenised: the files in `data`, else the run's held-out text.
+pub(super) fn eval_tokens(
+    config: &RunConfig,
+    tokenizer: &TextTokenizer,
+    data: &[PathBuf],
+) -> Result<TokenData> {
+    let text = if data.is_empty() {
+        config.data.load()?.valid
+    } else {
+        DataSpec::read_eval(data)?
+    };
+    Ok(TokenData::new(
+        tokenizer.encode(&text)?,
+        config.train.seq_len,
+        "evaluation text",
+    )?)
 }

@@ -8,10 +8,8 @@ use burn::tensor::Device;
 use clap::Args;
 use kiln_model::Activation;
 use kiln_model::sparse::DEFAULT_MIN_SPARSITY;
-use kiln_trainer::data::TokenData;
 use kiln_trainer::trainer::evaluate;
 
-use super::corpus::DataSpec;
 use super::run_dir::RunDir;
 
 #[derive(Args, Debug)]
@@ -40,16 +38,7 @@ pub fn run(args: SparsityArgs) -> Result<()> {
         .model
         .with_activation(Activation::Relu)
         .with_sparse_ffn(DEFAULT_MIN_SPARSITY)?;
-    let text = if args.data.is_empty() {
-        config.data.load()?.valid
-    } else {
-        DataSpec::read_eval(&args.data)?
-    };
-    let data = TokenData::new(
-        loaded.tokenizer.encode(&text)?,
-        config.train.seq_len,
-        "evaluation text",
-    )?;
+    let data = super::eval::eval_tokens(&config, &loaded.tokenizer, &args.data)?;
     let c = &config.train;
     let m = evaluate(
         &model,
