@@ -21,9 +21,25 @@ use super::corpus::DataSpec;
 /// The full configuration of a run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunConfig {
+    #[serde(deserialize_with = "model_with_defaults")]
     pub model: TransformerConfig,
+    #[serde(deserialize_with = "train_with_defaults")]
     pub train: TrainConfig,
     pub data: DataSpec,
+}
+
+// Both parts go through their `from_*` readers, which fill the fields that later versions of
+// kiln added with their defaults, so run directories written by earlier versions still load.
+fn model_with_defaults<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<TransformerConfig, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    TransformerConfig::from_json(&value.to_string()).map_err(serde::de::Error::custom)
+}
+
+fn train_with_defaults<'de, D: serde::Deserializer<'de>>(d: D) -> Result<TrainConfig, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    TrainConfig::from_value(&value).map_err(serde::de::Error::custom)
 }
 
 /// A run directory.
@@ -119,4 +135,29 @@ pub fn next_default(root: &Path) -> PathBuf {
         .map(|n| root.join(format!("run-{n}")))
         .find(|p| !p.exists())
         .expect("an unused name")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_written_before_later_fields_existed_still_reads() {
+        // config.json of a run made by the first release (no hidden_act, qk_norm, mta, …, no
+        // relu_finetune).
+        let old = r#"{"model": {"vocab_size": 4096, "hidden_size": 256, "intermediate_size": 688,
+            "num_hidden_layers": 4, "num_attention_heads": 4, "num_key_value_heads": 4,
+            "max_position_embeddings": 256, "rope_theta": 10000.0, "rms_norm_eps": 0.00001,
+            "tie_word_embeddings": true, "initializer_range": 0.02},
+            "train": {"steps": 400, "batch_size": 16, "seq_len": 128, "grad_accum_steps": 1,
+            "learning_rate": 0.003, "min_lr_ratio": 0.1, "warmup_steps": 40, "weight_decay": 0.1,
+            "beta1": 0.9, "beta2": 0.95, "epsilon": 1e-8, "grad_clip": 1.0, "log_every": 10,
+            "eval_every": 100, "eval_batches": 0, "checkpoint_every": 100, "seed": 42},
+            "data": {"kind": "builtin"}}"#;
+        let config: RunConfig = serde_json::from_str(old).unwrap();
+        assert_eq!(config.model, TransformerConfig::preset("small").unwrap());
+        assert_eq!(config.train.steps, 400);
+        let bad = old.replace("\"seq_len\": 128", "\"seq_len\": 0");
+        assert!(serde_json::from_str::<RunConfig>(&bad).is_err());
+    }
 }
