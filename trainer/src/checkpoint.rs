@@ -193,7 +193,7 @@ impl CheckpointDir {
         optimizer: Option<ModuleOptimizer>,
     ) -> Result<Loaded<M>, TrainError> {
         let (dir, state) = self.latest_state()?;
-        if &state.model_config != model_config {
+        if !same_architecture(&state.model_config, model_config) {
             return Err(TrainError::Checkpoint {
                 path: dir,
                 reason: "the checkpoint holds a model of another architecture than this run's config.json".into(),
@@ -263,4 +263,31 @@ fn write_synced(dir: &Path, name: &str, bytes: &[u8]) -> Result<FileDigest, Trai
         bytes: bytes.len() as u64,
         crc32: crc32fast::hash(bytes),
     })
+}
+
+/// Whether a checkpoint written for the model config `stored` fits the run's `given` one: every
+/// setting the checkpoint recorded is the same. Settings that kiln added after the checkpoint
+/// was written are absent from `stored`; the run's config reader has filled them with their
+/// defaults, so checkpoints of earlier versions still load.
+fn same_architecture(stored: &serde_json::Value, given: &serde_json::Value) -> bool {
+    match (stored.as_object(), given.as_object()) {
+        (Some(stored), Some(given)) => stored.iter().all(|(k, v)| given.get(k) == Some(v)),
+        _ => stored == given,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_architecture;
+    use serde_json::json;
+
+    #[test]
+    fn settings_added_later_do_not_make_a_checkpoint_foreign() {
+        let stored = json!({"vocab_size": 8, "hidden_size": 4});
+        let filled = json!({"vocab_size": 8, "hidden_size": 4, "hidden_act": "silu", "mta": null});
+        assert!(same_architecture(&stored, &filled));
+        let other = json!({"vocab_size": 9, "hidden_size": 4, "hidden_act": "silu"});
+        assert!(!same_architecture(&stored, &other));
+        assert!(!same_architecture(&stored, &json!({"vocab_size": 8})));
+    }
 }
