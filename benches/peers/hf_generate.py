@@ -5,6 +5,8 @@ release build, CPU) against transformers (`generate`, 2 threads) on this machine
     cargo build --release --workspace --bins
     tools/reference/.venv/bin/python benches/peers/hf_generate.py [--new-tokens 32]
 
+kiln runs on `--device cpu` (flex); `KILN_DEVICE=ndarray` (or any `--device` value) picks another.
+
 The checkpoint is a random LlamaForCausalLM (8 layers, dim 1024, GQA 16/4 heads, SwiGLU 2816,
 vocab 32000, f32) saved with a word-level tokenizer.json (token `wN` is id N), so both sides
 read the same prompts. Batch 1 and batch 8 (equal-length prompts of 32 tokens), greedy, EOS
@@ -49,7 +51,7 @@ def checkpoint(dir):
 
 def kiln(dir, prompts, new_tokens, kiln_bin):
     args = [str(kiln_bin), "generate", "--hf", str(dir), "--temperature", "0",
-            "--max-tokens", str(new_tokens), "--device", "cpu"]
+            "--max-tokens", str(new_tokens), "--device", os.environ.get("KILN_DEVICE", "cpu")]
     for p in prompts:
         args += ["--prompt", " ".join(f"w{i}" for i in p)]
     out = subprocess.run(args, capture_output=True, text=True, check=True)
