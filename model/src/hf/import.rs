@@ -104,7 +104,7 @@ pub fn load_weights(
     device: &Device,
 ) -> Result<(), ModelError> {
     let loader = Loader { checkpoint, device };
-    let [vocab, d] = model.model.embed_tokens.weight.dims();
+    let [vocab, d] = model.model.embed_tokens.weight.lazy_shape().dims();
     model.model.embed_tokens.weight =
         Param::from_tensor(loader.matrix("model.embed_tokens.weight", vocab, d)?);
     for (i, layer) in model.model.layers.iter_mut().enumerate() {
@@ -159,7 +159,7 @@ impl Loader<'_> {
 
     /// A projection stored `[out, in]`, transposed on the host into Burn's `[in, out]`.
     fn linear(&self, key: &str, linear: &mut Linear) -> Result<(), ModelError> {
-        let [d_in, d_out] = linear.weight.dims();
+        let [d_in, d_out] = linear.weight.lazy_shape().dims();
         let values = self.checkpoint.get(key, &[d_out, d_in])?;
         let mut t = vec![0.0f32; values.len()];
         for (o, row) in values.chunks_exact(d_in).enumerate() {
@@ -175,7 +175,7 @@ impl Loader<'_> {
     }
 
     fn norm(&self, key: &str, norm: &mut RmsNorm) -> Result<(), ModelError> {
-        let [d] = norm.weight.dims();
+        let [d] = norm.weight.lazy_shape().dims();
         let values = self.checkpoint.get(key, &[d])?;
         norm.weight =
             Param::from_tensor(Tensor::from_data(TensorData::new(values, [d]), self.device));
