@@ -3,9 +3,11 @@
 release build, CPU) against transformers (`generate`, 2 threads) on this machine, in one run.
 
     cargo build --release --workspace --bins
-    tools/reference/.venv/bin/python benches/peers/hf_generate.py [--new-tokens 32]
+    tools/reference/.venv/bin/python benches/peers/hf_generate.py [--new-tokens 32] [--rounds 3]
+        [--kiln-arg=--burn-linear]
 
-kiln runs on `--device cpu` (flex); `KILN_DEVICE=ndarray` (or any `--device` value) picks another.
+kiln runs on `--device cpu` (flex); `KILN_DEVICE=ndarray` (or any `--device` value) picks another;
+`--kiln-arg` passes a flag through (e.g. `--burn-linear`: Burn's matmul instead of kiln's CPU rows).
 
 The checkpoint is a random LlamaForCausalLM (8 layers, dim 1024, GQA 16/4 heads, SwiGLU 2816,
 vocab 32000, f32) saved with a word-level tokenizer.json (token `wN` is id N), so both sides
@@ -13,12 +15,15 @@ read the same prompts. Batch 1 and batch 8 (equal-length prompts of 32 tokens), 
 ignored on both sides (the config has none). Tokens/s = generated tokens / wall time of the
 generation, prompt processing included, model loading excluded: kiln reports it on stderr,
 transformers is timed around `generate` after one warm-up call. Both sides must produce the
-same greedy tokens, which the script checks.
+same greedy tokens, which the script checks. Each round runs kiln then transformers; the
+table gives the median of the rounds for each side (a 2-vCPU machine drifts by ±20% between
+calls, so one round is not a measurement).
 """
 import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import tempfile
 import time
@@ -49,9 +54,10 @@ def checkpoint(dir):
     return model
 
 
-def kiln(dir, prompts, new_tokens, kiln_bin):
+def kiln(dir, prompts, new_tokens, kiln_bin, extra):
     args = [str(kiln_bin), "generate", "--hf", str(dir), "--temperature", "0",
-            "--max-tokens", str(new_tokens), "--device", os.environ.get("KILN_DEVICE", "cpu")]
+            "--max-tokens", str(new_tokens), "--device", os.environ.get("KILN_DEVICE", "cpu"),
+            *extra]
     for p in prompts:
         args += ["--prompt", " ".join(f"w{i}" for i in p)]
     out = subprocess.run(args, capture_output=True, text=True, check=True)
@@ -80,6 +86,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--kiln", type=Path, default=KILN)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--kiln-arg", action="append", default=[])
     args = parser.parse_args()
     torch.set_num_threads(2)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
@@ -90,16 +98,23 @@ def main():
         for batch in (1, 8):
             prompts = torch.randint(3, CONFIG["vocab_size"], (batch, PROMPT_LEN),
                                     generator=g).tolist()
-            k_rate, k_tokens = kiln(dir, prompts, args.new_tokens, args.kiln)
-            t_rate, t_tokens = transformers(model, prompts, args.new_tokens)
-            same = k_tokens == t_tokens
-            rows.append((batch, k_rate, t_rate, same))
-            print(f"batch {batch}: kiln {k_rate:.1f} tokens/s, transformers {t_rate:.1f} "
-                  f"tokens/s, ratio {k_rate / t_rate:.2f}, same greedy tokens: {same}")
-        print("| batch | kiln tokens/s | transformers tokens/s | ratio | same tokens |")
+            k_rates, t_rates, same = [], [], True
+            for round in range(args.rounds):
+                k_rate, k_tokens = kiln(dir, prompts, args.new_tokens, args.kiln, args.kiln_arg)
+                t_rate, t_tokens = transformers(model, prompts, args.new_tokens)
+                same &= k_tokens == t_tokens
+                k_rates.append(k_rate)
+                t_rates.append(t_rate)
+                print(f"batch {batch}, round {round + 1}: kiln {k_rate:.1f} tokens/s, "
+                      f"transformers {t_rate:.1f} tokens/s, same greedy tokens: {same}", flush=True)
+            rows.append((batch, k_rates, t_rates, same))
+        print("| batch | kiln tokens/s (median; rounds) | transformers tokens/s (median; rounds) "
+              "| ratio of medians | same tokens |")
         print("|---|---|---|---|---|")
+        fmt = lambda rates: ", ".join(f"{r:.1f}" for r in rates)
         for batch, k, t, same in rows:
-            print(f"| {batch} | {k:.1f} | {t:.1f} | {k / t:.2f} | {same} |")
+            km, tm = statistics.median(k), statistics.median(t)
+            print(f"| {batch} | {km:.1f} ({fmt(k)}) | {tm:.1f} ({fmt(t)}) | {km / tm:.2f} | {same} |")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 //! Causal self-attention with grouped-query heads (Vaswani et al. 2017, eq. 1; GQA, Ainslie et
 //! al. 2023) and rotary positions, named like Hugging Face's `LlamaAttention`.
 
+use std::sync::Arc;
+
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::Linear;
@@ -8,6 +10,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Device, Tensor};
 
 use crate::cache::LayerCache;
+use crate::cpu::RowLinear;
 use crate::init::normal_linear;
 use crate::mta::Mta;
 use crate::rms_norm::{RmsNorm, RmsNormConfig};
@@ -51,6 +54,10 @@ pub struct Attention {
     pub n_heads: usize,
     pub n_kv_heads: usize,
     pub head_dim: usize,
+    /// When set, CPU copies of `q_proj`, `k_proj`, `v_proj`, `o_proj` that inference runs
+    /// instead (see [`crate::cpu`]).
+    #[module(skip)]
+    pub cpu: Option<Arc<[RowLinear; 4]>>,
 }
 
 impl AttentionConfig {
@@ -76,6 +83,7 @@ impl AttentionConfig {
             n_heads: self.n_heads,
             n_kv_heads: self.n_kv_heads,
             head_dim,
+            cpu: None,
         }
     }
 }
@@ -104,11 +112,16 @@ impl Attention {
             Some(n) => n.forward(t),
             None => t,
         };
-        let q = heads(self.q_proj.forward(x.clone()), self.n_heads);
-        let k = heads(self.k_proj.forward(x.clone()), self.n_kv_heads);
+        let cpu = self.cpu.as_deref();
+        let project = |i: usize, linear: &Linear, x: Tensor<3>| match cpu {
+            Some(rows) => rows[i].forward_tensor(x),
+            None => linear.forward(x),
+        };
+        let q = heads(project(0, &self.q_proj, x.clone()), self.n_heads);
+        let k = heads(project(1, &self.k_proj, x.clone()), self.n_kv_heads);
         let q = rope.apply(norm(q, &self.q_norm));
         let k = rope.apply(norm(k, &self.k_norm));
-        let v = heads(self.v_proj.forward(x), self.n_kv_heads);
+        let v = heads(project(2, &self.v_proj, x), self.n_kv_heads);
 
         let (k, v, past, q, padding) = match cache {
             Some(cache) => {
@@ -157,7 +170,19 @@ impl Attention {
             }
         };
         let context = context.reshape([batch, seq_len, self.n_heads * self.head_dim]);
-        self.o_proj.forward(context)
+        project(3, &self.o_proj, context)
+    }
+
+    /// Installs CPU copies of the four projections (inference only: they do not train).
+    pub fn with_cpu_projections(mut self) -> Self {
+        let rows = |l: &Linear| RowLinear::from_linear(l);
+        self.cpu = Some(Arc::new([
+            rows(&self.q_proj),
+            rows(&self.k_proj),
+            rows(&self.v_proj),
+            rows(&self.o_proj),
+        ]));
+        self
     }
 
     /// Repeats each key/value head for the query heads it serves (head h reads kv head

@@ -8,6 +8,7 @@ pub mod activation;
 pub mod attention;
 pub mod cache;
 pub mod config;
+pub mod cpu;
 pub mod decoder_layer;
 pub mod device;
 pub mod error;

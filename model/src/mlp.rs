@@ -10,6 +10,7 @@ use burn::nn::Linear;
 use burn::tensor::{Device, Tensor};
 
 use crate::activation::{Activation, HiddenAct};
+use crate::cpu::RowLinear;
 use crate::init::normal_linear;
 use crate::sparse::SparseFfn;
 
@@ -43,6 +44,10 @@ pub struct Mlp {
     /// When set, [`forward`](Mlp::forward) runs this CPU engine instead (RELU inference only).
     #[module(skip)]
     pub sparse: Option<Arc<SparseFfn>>,
+    /// When set (and `sparse` is not), CPU copies of `gate_proj`, `up_proj`, `down_proj`
+    /// that inference runs instead (see [`crate::cpu`]).
+    #[module(skip)]
+    pub cpu: Option<Arc<[RowLinear; 3]>>,
 }
 
 impl MlpConfig {
@@ -55,6 +60,7 @@ impl MlpConfig {
             down_proj: linear(self.d_hidden, self.d_model),
             activation: Activation::new(self.hidden_act, self.stocha_p),
             sparse: None,
+            cpu: None,
         }
     }
 }
@@ -67,7 +73,22 @@ impl Mlp {
         if let Some(engine) = &self.sparse {
             return engine.forward_tensor(x);
         }
+        if let Some([gate, up, down]) = self.cpu.as_deref() {
+            let hidden = self.activation.forward(gate.forward_tensor(x.clone()));
+            return down.forward_tensor(hidden * up.forward_tensor(x));
+        }
         let gate = self.activation.forward(self.gate_proj.forward(x.clone()));
         self.down_proj.forward(gate * self.up_proj.forward(x))
+    }
+
+    /// Installs CPU copies of the three projections (inference only: they do not train).
+    pub fn with_cpu_projections(mut self) -> Self {
+        let rows = |l: &Linear| RowLinear::from_linear(l);
+        self.cpu = Some(Arc::new([
+            rows(&self.gate_proj),
+            rows(&self.up_proj),
+            rows(&self.down_proj),
+        ]));
+        self
     }
 }

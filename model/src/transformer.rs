@@ -12,6 +12,7 @@ use crate::activation::Activation;
 use crate::cache::KvCache;
 use crate::config::TransformerConfig;
 use crate::decoder_layer::DecoderLayer;
+use crate::cpu::RowLinear;
 use crate::error::ModelError;
 use crate::init::normal_linear;
 use crate::rms_norm::{RmsNorm, RmsNormConfig};
@@ -38,6 +39,10 @@ pub struct Transformer {
     /// Llama 3 frequency scaling of RoPE, if the architecture uses it.
     #[module(skip)]
     pub rope_scaling: Option<RopeScaling>,
+    /// When set, a CPU copy of the output projection that inference runs instead (see
+    /// [`Transformer::with_cpu_projections`]).
+    #[module(skip)]
+    pub lm_head_cpu: Option<Arc<RowLinear>>,
 }
 
 impl Transformer {
@@ -67,6 +72,7 @@ impl Transformer {
             head_dim: config.head_dim(),
             rope_theta: config.rope_theta,
             rope_scaling: config.rope_scaling.clone(),
+            lm_head_cpu: None,
         }
     }
 
@@ -98,6 +104,30 @@ impl Transformer {
             layer.mlp.sparse = Some(Arc::new(engine));
         }
         Ok(self)
+    }
+
+    /// The same model with every linear layer also held as a row-major CPU copy
+    /// ([`RowLinear`]) that inference runs instead of Burn's matrix product: decoding on the
+    /// CPU is matrix–vector products bound by memory bandwidth, where these copies stream the
+    /// weights about twice as fast (BENCHMARKS.md, issue 5). Costs a second copy of the weights
+    /// in memory; the model must be on a CPU device; training ignores the copies (they hold no
+    /// gradients), so install them for inference only. A [sparse FFN](Self::with_sparse_ffn)
+    /// takes precedence over the copies of its block.
+    pub fn with_cpu_projections(mut self) -> Self {
+        self.model.layers = std::mem::take(&mut self.model.layers)
+            .into_iter()
+            .map(|mut layer| {
+                layer.self_attn = layer.self_attn.with_cpu_projections();
+                layer.mlp = layer.mlp.with_cpu_projections();
+                layer
+            })
+            .collect();
+        let head = match &self.lm_head {
+            Some(head) => RowLinear::from_linear(head),
+            None => RowLinear::from_rows(self.model.embed_tokens.weight.val()),
+        };
+        self.lm_head_cpu = Some(Arc::new(head));
+        self
     }
 
     /// Per layer, the fraction of zero FFN activations measured by its sparse engine so far
@@ -192,6 +222,9 @@ impl Transformer {
 
     /// The output projection: `lm_head`, or the transposed embedding when tied.
     fn project(&self, h: Tensor<3>) -> Tensor<3> {
+        if let Some(head) = &self.lm_head_cpu {
+            return head.forward_tensor(h);
+        }
         match &self.lm_head {
             Some(head) => head.forward(h),
             None => h.matmul(self.model.embed_tokens.weight.val().transpose().unsqueeze()),
@@ -259,5 +292,31 @@ mod tests {
             model.forward(b).slice_dim(1, 0..3),
         );
         assert_eq!(d, 0.0);
+    }
+
+    #[test]
+    fn cpu_projections_give_the_same_logits_full_and_cached() {
+        let device = Device::flex();
+        device.seed(5);
+        for tie in [false, true] {
+            let config = TransformerConfig::preset("tiny")
+                .unwrap()
+                .with_tie_word_embeddings(tie);
+            let burn = config.init(&device);
+            let rows = burn.clone().with_cpu_projections();
+            let tokens =
+                Tensor::<2, Int>::random([3, 9], Distribution::Uniform(0.0, 255.0), &device);
+            let d = max_abs_diff(burn.forward(tokens.clone()), rows.forward(tokens.clone()));
+            assert!(d < 1e-5, "tie {tie}: full pass differs by {d}");
+            let (mut a, mut b) = (burn.new_cache(), rows.new_cache());
+            for t in 0..9 {
+                let step = tokens.clone().slice_dim(1, t..t + 1);
+                let d = max_abs_diff(
+                    burn.forward_cached(step.clone(), &mut a),
+                    rows.forward_cached(step, &mut b),
+                );
+                assert!(d < 1e-5, "tie {tie}, step {t}: cached logits differ by {d}");
+            }
+        }
     }
 }

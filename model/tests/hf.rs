@@ -81,19 +81,38 @@ fn greedy(model: &Transformer, prompt: &[u32], n: usize, device: &Device) -> Vec
     generate(model, prompt, &config, device, |_| {}).unwrap()
 }
 
+/// Every test device, plus the flex CPU with kiln's row-major CPU projections installed.
+fn variants() -> Vec<(String, Device, bool)> {
+    let mut v: Vec<_> = test_devices()
+        .into_iter()
+        .map(|(name, device)| (name.to_string(), device, false))
+        .collect();
+    v.push(("flex + CPU projections".into(), Device::flex(), true));
+    v
+}
+
+fn load(case: &str, device: &Device, cpu_projections: bool) -> Transformer {
+    let model = hf::load(&fixture_dir(case), device).unwrap().model;
+    if cpu_projections {
+        model.with_cpu_projections()
+    } else {
+        model
+    }
+}
+
 #[test]
 fn checkpoints_match_transformers_logits_and_greedy_tokens() {
-    for (device_name, device) in test_devices() {
+    for (device_name, device, cpu_projections) in variants() {
         for case in CASES {
             let reference = reference(case);
-            let loaded = hf::load(&fixture_dir(case), &device).unwrap();
+            let model = load(case, &device, cpu_projections);
             let prompts: Vec<Vec<u32>> = reference["prompts"]
                 .as_array()
                 .unwrap()
                 .iter()
                 .map(ids)
                 .collect();
-            let got = logits(&loaded.model, &prompts, &device);
+            let got = logits(&model, &prompts, &device);
             let d = max_abs_diff(&got, &floats(&reference["logits"]));
             assert!(d < 1e-4, "{case} on {device_name}: logits differ by {d}");
             if let Some(unrounded) = reference.get("logits_f32_before_rounding") {
@@ -108,7 +127,7 @@ fn checkpoints_match_transformers_logits_and_greedy_tokens() {
                 );
             }
             for (prompt, want) in prompts.iter().zip(reference["greedy"].as_array().unwrap()) {
-                let got = greedy(&loaded.model, prompt, 8, &device);
+                let got = greedy(&model, prompt, 8, &device);
                 assert_eq!(got, ids(want), "{case} on {device_name}: greedy tokens");
             }
         }
@@ -387,9 +406,9 @@ fn left_padded_batch_greedy_equals_one_by_one() {
         max_len: 64,
         pad_token: 0,
     };
-    for (device_name, device) in test_devices() {
+    for (device_name, device, cpu_projections) in variants() {
         for case in ["qwen3", "llama3_scaled_sharded"] {
-            let model = hf::load(&fixture_dir(case), &device).unwrap().model;
+            let model = load(case, &device, cpu_projections);
             let batched = generate_batch(&model, &prompts, &config, &device, |_, _| true).unwrap();
             for (prompt, got) in prompts.iter().zip(&batched) {
                 let alone = greedy(&model, prompt, 8, &device);

@@ -24,6 +24,8 @@ pub enum DeviceChoice {
 pub struct Selected {
     pub device: Device,
     pub description: String,
+    /// A CPU backend (flex or ndarray), where inference can use kiln's own CPU kernels.
+    pub is_cpu: bool,
 }
 
 impl DeviceChoice {
@@ -35,18 +37,21 @@ impl DeviceChoice {
             DeviceChoice::Ndarray => Ok(Selected {
                 device: Device::ndarray(),
                 description: "ndarray (CPU)".into(),
+                is_cpu: true,
             }),
             DeviceChoice::Wgpu => {
                 let wgpu = wgpu().map_err(|e| anyhow!("--device wgpu: {e}"))?;
                 Ok(Selected {
                     device: wgpu.device.clone(),
                     description: wgpu.description.clone(),
+                    is_cpu: false,
                 })
             }
             DeviceChoice::Auto => match wgpu() {
                 Ok(w) if !w.software => Ok(Selected {
                     device: w.device.clone(),
                     description: w.description.clone(),
+                    is_cpu: false,
                 }),
                 Ok(w) => {
                     let mut s = cpu();
@@ -70,5 +75,6 @@ fn cpu() -> Selected {
     Selected {
         device: Device::flex(),
         description: "flex (CPU)".into(),
+        is_cpu: true,
     }
 }

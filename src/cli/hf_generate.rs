@@ -26,12 +26,17 @@ pub struct HfRequest<'a> {
     pub sampling: SamplingConfig,
     pub seed: u64,
     pub device: DeviceChoice,
+    /// On a CPU device, decode with row-major CPU copies of the linear layers.
+    pub cpu_projections: bool,
 }
 
 pub fn run(request: HfRequest) -> Result<()> {
     let selected = request.device.open()?;
     eprintln!("device: {}", selected.description);
-    let loaded = hf::load(request.dir, &selected.device)?;
+    let mut loaded = hf::load(request.dir, &selected.device)?;
+    if selected.is_cpu && request.cpu_projections {
+        loaded.model = loaded.model.with_cpu_projections();
+    }
     let tokenizer = hf::load_tokenizer(&request.dir.join("tokenizer.json"), &loaded.model)?;
     let texts: Vec<String> = if request.chat {
         if loaded.config.architecture != Architecture::Qwen3 {

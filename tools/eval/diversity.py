@@ -2,20 +2,26 @@
 """Diversity of sampled continuations: stochastic activations against temperature sampling
 (Lomeli et al. 2025, §generation), measured with distinct-n and self-BLEU.
 
-    python3 tools/eval/diversity.py --kiln target/release/kiln --run runs/act-stocha \
-        [--samples 50] [--tokens 40] [--prompt "The hacker"]
+    python3 tools/eval/diversity.py --kiln target/release/kiln --run runs/stocha \
+        [--scorer runs/run-1] [--samples 50] [--tokens 40] [--prompt "The hacker"]
 
 Each setting generates `--samples` continuations of one prompt with seeds 0..N-1 on the CPU:
-  - stochastic: greedy decoding (temperature 0) with `--stochastic-activations P`, so all the
-    variety comes from StochA's draw inside the FFN;
-  - temperature: the RELU model with temperature sampling at each given temperature.
+  - StochA, greedy: temperature 0 with `--stochastic-activations P`, so all the variety comes
+    from StochA's draw inside the FFN (the paper's second use of StochA);
+  - StochA + temperature: the same draw with temperature sampling on top;
+  - RELU / SILU + temperature: the same weights with a deterministic activation (RELU is the
+    default at inference; SILU is `--stochastic-activations 1`), the usual way to diversify.
 distinct-n is the fraction of unique word n-grams over all samples (higher: more diverse);
 self-BLEU is the mean BLEU-4 of each sample against the others (lower: more diverse).
-No external packages.
+Quality, so that diversity is compared at matched quality as in the paper: the perplexity of
+the 50 samples (prompt + continuation, one per line) under `--scorer`, a separately trained
+model (`kiln eval --data`); lower is better. No external packages.
 """
 import argparse
 import math
+import re
 import subprocess
+import tempfile
 from collections import Counter
 
 
@@ -26,6 +32,15 @@ def generate(kiln, run, prompt, tokens, seed, extra):
         capture_output=True, text=True, check=True,
     ).stdout
     return out[len(prompt):].strip()
+
+
+def scorer_perplexity(kiln, scorer, prompt, samples):
+    """Perplexity of `prompt + sample` lines under the scorer run."""
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+        f.write("".join(f"{prompt} {s}\n" for s in samples))
+    out = subprocess.run([kiln, "eval", "--device", "cpu", "--run", scorer, "--data", f.name],
+                         capture_output=True, text=True, check=True).stdout
+    return float(re.search(r"perplexity ([\d.]+)", out).group(1))
 
 
 def ngrams(words, n):
@@ -71,22 +86,34 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kiln", required=True)
     ap.add_argument("--run", required=True)
+    ap.add_argument("--scorer", help="run directory of the quality scorer (omit: no quality column)")
     ap.add_argument("--prompt", default="The hacker")
     ap.add_argument("--samples", type=int, default=50)
     ap.add_argument("--tokens", type=int, default=40)
-    ap.add_argument("--p", type=float, nargs="+", default=[0.7])
-    ap.add_argument("--temperatures", type=float, nargs="+", default=[0.7, 1.0])
+    ap.add_argument("--p", type=float, nargs="+", default=[0.7],
+                    help="StochA probabilities for greedy decoding")
+    ap.add_argument("--stocha-temperatures", type=float, nargs="*", default=[0.5, 0.7, 1.0],
+                    help="temperatures combined with StochA at the first --p")
+    ap.add_argument("--temperatures", type=float, nargs="+", default=[0.5, 0.7, 1.0])
     args = ap.parse_args()
-    settings = [(f"stochastic activations p={p}, greedy",
-                 ["--temperature", "0", "--stochastic-activations", str(p)]) for p in args.p]
+    stoch = lambda p: ["--stochastic-activations", str(p)]
+    settings = [(f"StochA p={p}, greedy", ["--temperature", "0", *stoch(p)]) for p in args.p]
+    settings += [(f"StochA p={args.p[0]}, temperature {t}", ["--temperature", str(t), *stoch(args.p[0])])
+                 for t in args.stocha_temperatures]
     settings += [(f"RELU, temperature {t}", ["--temperature", str(t)]) for t in args.temperatures]
-    print("| setting | distinct-1 | distinct-2 | distinct-3 | self-BLEU-4 |")
-    print("|---|---|---|---|---|")
+    settings += [(f"SILU, temperature {t}", ["--temperature", str(t), *stoch(1.0)])
+                 for t in args.temperatures]
+    quality = " scorer perplexity |" if args.scorer else ""
+    print(f"| setting | distinct-1 | distinct-2 | distinct-3 | self-BLEU-4 |{quality}")
+    print("|---|---|---|---|---|" + ("---|" if args.scorer else ""))
     for name, extra in settings:
         samples = [generate(args.kiln, args.run, args.prompt, args.tokens, seed, extra)
                    for seed in range(args.samples)]
-        print(f"| {name} | {distinct(samples, 1):.3f} | {distinct(samples, 2):.3f} | "
-              f"{distinct(samples, 3):.3f} | {self_bleu(samples):.3f} |", flush=True)
+        row = (f"| {name} | {distinct(samples, 1):.3f} | {distinct(samples, 2):.3f} | "
+               f"{distinct(samples, 3):.3f} | {self_bleu(samples):.3f} |")
+        if args.scorer:
+            row += f" {scorer_perplexity(args.kiln, args.scorer, args.prompt, samples):.1f} |"
+        print(row, flush=True)
 
 
 if __name__ == "__main__":

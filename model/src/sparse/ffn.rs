@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
-use super::kernels::{axpy, dot, dot4};
+use crate::cpu::{axpy, dot, dot4};
 use crate::error::ModelError;
 
 /// Which computation [`SparseFfn::forward_with`] runs.

@@ -5,10 +5,9 @@
 //! [`SparseFfn`] per layer; the rest of the model stays on its Burn CPU device.
 
 mod ffn;
-mod kernels;
 
 pub use ffn::{FfnPath, SparseFfn};
-pub use kernels::{axpy, dot, dot4};
+pub use crate::cpu::{axpy, dot, dot4};
 
 use burn::tensor::{Tensor, TensorData};
 

@@ -1,4 +1,4 @@
-//! The vector kernels of the sparse engine, `dot`, `dot4` and `axpy`, written so LLVM vectorises
+//! The vector kernels of the CPU engines, `dot`, `dot4` and `axpy`, written so LLVM vectorises
 //! them (independent lanes, no reassociation needed) and compiled twice: for the baseline
 //! x86-64 target and, chosen at run time, for AVX2 + FMA, which the default build does not
 //! assume but nearly every x86 CPU in use has.
