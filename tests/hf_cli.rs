@@ -133,3 +133,90 @@ fn convert_to_a_run_and_back_keeps_the_model() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a run"));
 }
+
+/// The chat markers as special tokens of the word-level tokenizer (ids inside the fixture's
+/// 96-entry vocabulary, in place of `w94` and `w95`), so each marker encodes to one id.
+fn chat_checkpoint(dir: &Path) -> PathBuf {
+    let out = checkpoint(dir);
+    let path = out.join("tokenizer.json");
+    let mut tokenizer: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let special = |id: u32, content: &str| {
+        serde_json::json!({"id": id, "content": content, "single_word": false, "lstrip": false,
+                           "rstrip": false, "normalized": false, "special": true})
+    };
+    tokenizer["added_tokens"] = serde_json::json!([
+        special(94, "<|im_start|>"),
+        special(95, "<|im_end|>")
+    ]);
+    let vocab = tokenizer["model"]["vocab"].as_object_mut().unwrap();
+    vocab.remove("w94");
+    vocab.remove("w95");
+    vocab.insert("<|im_start|>".into(), 94.into());
+    vocab.insert("<|im_end|>".into(), 95.into());
+    std::fs::write(&path, tokenizer.to_string()).unwrap();
+    out
+}
+
+#[test]
+fn generate_hf_chat_wraps_the_prompt_in_the_qwen3_template_and_prints_the_reply_only() {
+    use kiln_model::generate_batch::{BatchConfig, generate_batch};
+    use kiln_model::hf::{self, chat};
+    use kiln_model::sampling::SamplingConfig;
+
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = chat_checkpoint(scratch.path());
+    let device = burn::tensor::Device::flex();
+    let loaded = hf::load(&dir, &device).unwrap();
+    let tokenizer = hf::load_tokenizer(&dir.join("tokenizer.json"), &loaded.model).unwrap();
+    let question = "w3 w17 w42";
+    for (extra, system) in [(&[][..], None), (&["--system", "w7 w8"][..], Some("w7 w8"))] {
+        // What the library generates for the rendered conversation, stopping at the
+        // checkpoint's EOS ids (2, 5) or <|im_end|>.
+        let mut messages: Vec<chat::Message> =
+            system.map(|s| chat::Message::new("system", s)).into_iter().collect();
+        messages.push(chat::Message::new("user", question));
+        let ids = tokenizer
+            .encode(&chat::render_qwen3(&messages, true, true))
+            .unwrap();
+        let starts = ids.iter().filter(|&&i| i == 94).count();
+        assert_eq!(starts, messages.len() + 1, "one <|im_start|> per turn: {ids:?}");
+        assert_eq!(ids.iter().filter(|&&i| i == 95).count(), messages.len());
+        let config = BatchConfig {
+            max_new_tokens: 8,
+            sampling: SamplingConfig {
+                temperature: 0.0,
+                ..Default::default()
+            },
+            seed: 0,
+            stop_tokens: vec![2, 5, 95],
+            max_len: 4096,
+            pad_token: 2,
+        };
+        let reply = generate_batch(&loaded.model, &[ids], &config, &device, |_, _| true).unwrap();
+        let want = tokenizer.decode(&reply[0]).unwrap();
+        assert!(!want.is_empty());
+
+        let mut args = vec!["--prompt", question, "--chat"];
+        args.extend(extra);
+        let got = generate(&dir, &args);
+        assert_eq!(got, format!("{want}\n"), "system {system:?}");
+        assert!(!got.contains(question), "the prompt is not echoed with --chat");
+    }
+    // Not a Qwen3 model: --chat is refused with the reason.
+    let llama = scratch.path().join("llama");
+    std::fs::create_dir_all(&llama).unwrap();
+    let fixtures = fixture().join("../llama_gqa");
+    for name in ["config.json", "generation_config.json", "model.safetensors"] {
+        std::fs::copy(fixtures.join(name), llama.join(name)).unwrap();
+    }
+    std::fs::copy(dir.join("tokenizer.json"), llama.join("tokenizer.json")).unwrap();
+    let out = Command::new(KILN)
+        .args(["generate", "--hf", llama.to_str().unwrap(), "--prompt", "w3", "--chat"])
+        .args(["--device", "cpu"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("chat template") && err.contains("llama"), "{err}");
+}
