@@ -214,6 +214,10 @@ const PRESETS: &[(&str, &str)] = &[
         include_str!("../presets/toy-blocks-mta.json"),
     ),
     ("mta-830m", include_str!("../presets/mta-830m.json")),
+    // `small` with the 830M model's MTA layer (pre- and post-softmax 6 × 11 kernels, head
+    // mixing over all heads, group norm, gating) in one layer of four, as the paper's one in
+    // four: for the perplexity comparison with `small` (BENCHMARKS.md).
+    ("small-mta", include_str!("../presets/small-mta.json")),
 ];
 
 #[cfg(test)]

@@ -8,4 +8,4 @@ mod rows;
 
 pub use kernels::{axpy, dot, dot4};
 pub use row_linear::RowLinear;
-pub use rows::{rows4, rows4_portable};
+pub use rows::{axpy4, axpy4_portable, rows4, rows4_at, rows4_portable};

@@ -12,8 +12,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
-use crate::cpu::{axpy, dot, dot4};
+use crate::cpu::{axpy, axpy4, dot, dot4, rows4, rows4_at};
 use crate::error::ModelError;
+
+/// Weights each parallel task reads: 64 K floats (256 KB), as in [`crate::cpu::RowLinear`].
+const TASK_WEIGHTS: usize = 1 << 16;
 
 /// Which computation [`SparseFfn::forward_with`] runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,20 +145,7 @@ impl SparseFfn {
         if rows == 0 {
             return Vec::new();
         }
-        // Units per parallel task: about 64K weights read, so a task outweighs its scheduling.
-        let chunk = ((1 << 16) / (dim * rows.min(16))).clamp(4, hidden);
-
-        // 1. The gate, dense, stored unit-major: h[i·rows + t] = relu(gate_i · x_t).
-        let mut h = vec![0f32; hidden * rows];
-        h.par_chunks_mut(chunk * rows)
-            .enumerate()
-            .for_each(|(c, block)| {
-                let all: Vec<usize> = (0..rows).collect();
-                for (k, unit) in block.chunks_mut(rows).enumerate() {
-                    let w = self.row(&self.gate, c * chunk + k);
-                    dots(w, x, dim, &all, |t, g| unit[t] = g.max(0.0));
-                }
-            });
+        let h = self.gate(x, rows);
         let active = h.iter().filter(|&&v| v > 0.0).count();
         let sparsity = 1.0 - active as f64 / h.len() as f64;
         let skip = match path {
@@ -168,9 +158,14 @@ impl SparseFfn {
         c.total.fetch_add(h.len() as u64, Ordering::Relaxed);
         c.calls.fetch_add(1, Ordering::Relaxed);
         c.dense_calls.fetch_add(u64::from(!skip), Ordering::Relaxed);
+        if rows == 1 {
+            let units: Vec<usize> = (0..hidden).filter(|&i| !skip || h[i] != 0.0).collect();
+            return self.up_down_one_token(x, &h, &units);
+        }
 
         // 2. Up and down, unit by unit: a_it = h_it · (up_i · x_t); y_t += a_it · down_i.
         // Each task sums into its own output, and the outputs are added at the end.
+        let chunk = ((1 << 16) / (dim * rows.min(16))).clamp(4, hidden);
         let zeros = || vec![0f32; rows * dim];
         (0..hidden.div_ceil(chunk))
             .into_par_iter()
@@ -193,6 +188,76 @@ impl SparseFfn {
                 },
             )
             .map(|(y, _)| y)
+            .reduce(zeros, |mut a, b| {
+                axpy(&mut a, 1.0, &b);
+                a
+            })
+    }
+
+    /// 1. The gate, dense, stored unit-major: `h[i·rows + t] = relu(gate_i · x_t)`, four units
+    ///    at a time through [`rows4`].
+    fn gate(&self, x: &[f32], rows: usize) -> Vec<f32> {
+        let (dim, hidden) = (self.dim, self.hidden);
+        let chunk = (TASK_WEIGHTS / dim).next_multiple_of(4).min(hidden);
+        let mut h = vec![0f32; hidden * rows];
+        h.par_chunks_mut(chunk * rows)
+            .enumerate()
+            .for_each(|(c, block)| {
+                let first = c * chunk;
+                let units = block.len() / rows;
+                let mut quad = [0f32; 16];
+                for u in (0..units).step_by(4) {
+                    if u + 4 > units {
+                        for u in u..units {
+                            let w = self.row(&self.gate, first + u);
+                            for t in 0..rows {
+                                let g = dot(w, &x[t * dim..(t + 1) * dim]);
+                                block[u * rows + t] = g.max(0.0);
+                            }
+                        }
+                        break;
+                    }
+                    let w = &self.gate[(first + u) * dim..(first + u + 4) * dim];
+                    for t0 in (0..rows).step_by(4) {
+                        let n = (rows - t0).min(4);
+                        rows4(w, &x[t0 * dim..(t0 + n) * dim], dim, n, &mut quad[..4 * n]);
+                        for r in 0..4 {
+                            for t in 0..n {
+                                block[(u + r) * rows + t0 + t] = quad[r * n + t].max(0.0);
+                            }
+                        }
+                    }
+                }
+            });
+        h
+    }
+
+    /// 2. for one token: the up and down rows of `units` only, four units at a time
+    ///    ([`rows4_at`] for `u_i = up_i · x`, [`axpy4`] for `y += Σ h_i u_i down_i`), each task
+    ///    summing into its own output.
+    fn up_down_one_token(&self, x: &[f32], h: &[f32], units: &[usize]) -> Vec<f32> {
+        let dim = self.dim;
+        // Two rows (up and down) of `dim` per unit: at most TASK_WEIGHTS per task, and at
+        // least eight tasks when there are units enough, so both threads get equal shares.
+        let per_task = (units.len() / 8).clamp(4, (TASK_WEIGHTS / (2 * dim)).max(4));
+        let per_task = per_task.next_multiple_of(4);
+        let zeros = || vec![0f32; dim];
+        units
+            .par_chunks(per_task)
+            .fold(zeros, |mut y, units| {
+                let (quads, rest) = units.as_chunks::<4>();
+                for quad in quads {
+                    let mut u = [0f32; 4];
+                    rows4_at(quad.map(|i| self.row(&self.up, i)), x, dim, 1, &mut u);
+                    let a = [0, 1, 2, 3].map(|r| h[quad[r]] * u[r]);
+                    axpy4(&mut y, a, quad.map(|i| self.row(&self.down, i)));
+                }
+                for &i in rest {
+                    let u = dot(self.row(&self.up, i), x);
+                    axpy(&mut y, h[i] * u, self.row(&self.down, i));
+                }
+                y
+            })
             .reduce(zeros, |mut a, b| {
                 axpy(&mut a, 1.0, &b);
                 a
