@@ -145,10 +145,8 @@ fn chat_checkpoint(dir: &Path) -> PathBuf {
         serde_json::json!({"id": id, "content": content, "single_word": false, "lstrip": false,
                            "rstrip": false, "normalized": false, "special": true})
     };
-    tokenizer["added_tokens"] = serde_json::json!([
-        special(94, "<|im_start|>"),
-        special(95, "<|im_end|>")
-    ]);
+    tokenizer["added_tokens"] =
+        serde_json::json!([special(94, "<|im_start|>"), special(95, "<|im_end|>")]);
     let vocab = tokenizer["model"]["vocab"].as_object_mut().unwrap();
     vocab.remove("w94");
     vocab.remove("w95");
@@ -173,14 +171,20 @@ fn generate_hf_chat_wraps_the_prompt_in_the_qwen3_template_and_prints_the_reply_
     for (extra, system) in [(&[][..], None), (&["--system", "w7 w8"][..], Some("w7 w8"))] {
         // What the library generates for the rendered conversation, stopping at the
         // checkpoint's EOS ids (2, 5) or <|im_end|>.
-        let mut messages: Vec<chat::Message> =
-            system.map(|s| chat::Message::new("system", s)).into_iter().collect();
+        let mut messages: Vec<chat::Message> = system
+            .map(|s| chat::Message::new("system", s))
+            .into_iter()
+            .collect();
         messages.push(chat::Message::new("user", question));
         let ids = tokenizer
             .encode(&chat::render_qwen3(&messages, true, true))
             .unwrap();
         let starts = ids.iter().filter(|&&i| i == 94).count();
-        assert_eq!(starts, messages.len() + 1, "one <|im_start|> per turn: {ids:?}");
+        assert_eq!(
+            starts,
+            messages.len() + 1,
+            "one <|im_start|> per turn: {ids:?}"
+        );
         assert_eq!(ids.iter().filter(|&&i| i == 95).count(), messages.len());
         let config = BatchConfig {
             max_new_tokens: 8,
@@ -201,7 +205,10 @@ fn generate_hf_chat_wraps_the_prompt_in_the_qwen3_template_and_prints_the_reply_
         args.extend(extra);
         let got = generate(&dir, &args);
         assert_eq!(got, format!("{want}\n"), "system {system:?}");
-        assert!(!got.contains(question), "the prompt is not echoed with --chat");
+        assert!(
+            !got.contains(question),
+            "the prompt is not echoed with --chat"
+        );
     }
     // Not a Qwen3 model: --chat is refused with the reason.
     let llama = scratch.path().join("llama");
@@ -212,11 +219,21 @@ fn generate_hf_chat_wraps_the_prompt_in_the_qwen3_template_and_prints_the_reply_
     }
     std::fs::copy(dir.join("tokenizer.json"), llama.join("tokenizer.json")).unwrap();
     let out = Command::new(KILN)
-        .args(["generate", "--hf", llama.to_str().unwrap(), "--prompt", "w3", "--chat"])
+        .args([
+            "generate",
+            "--hf",
+            llama.to_str().unwrap(),
+            "--prompt",
+            "w3",
+            "--chat",
+        ])
         .args(["--device", "cpu"])
         .output()
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("chat template") && err.contains("llama"), "{err}");
+    assert!(
+        err.contains("chat template") && err.contains("llama"),
+        "{err}"
+    );
 }

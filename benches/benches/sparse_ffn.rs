@@ -12,8 +12,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use kiln_model::rng::Rng;
 use kiln_model::cpu::RowLinear;
+use kiln_model::rng::Rng;
 use kiln_model::sparse::{FfnPath, SparseFfn, dot};
 
 /// Mean zero fraction of the FFN activations of the default model trained 200 steps with RELU
@@ -92,15 +92,20 @@ fn dense_rows([gate, up, down]: &[RowLinear; 3], x: &[f32]) -> Vec<f32> {
 
 fn sparse_ffn(c: &mut Criterion) {
     for (dim, hidden) in SHAPES {
-        let copies = if 3 * 4 * dim * hidden > COLD_ABOVE { COLD_COPIES } else { 1 };
+        let copies = if 3 * 4 * dim * hidden > COLD_ABOVE {
+            COLD_COPIES
+        } else {
+            1
+        };
         for rows in BATCHES {
             let mut group = c.benchmark_group(format!("sparse_ffn/{dim}x{hidden}/batch{rows}"));
             group
                 .sample_size(10)
                 .warm_up_time(Duration::from_millis(500))
                 .measurement_time(Duration::from_secs(2));
-            let problems: Vec<Problem> =
-                (0..copies).map(|c| problem(dim, hidden, rows, 0.5, c)).collect();
+            let problems: Vec<Problem> = (0..copies)
+                .map(|c| problem(dim, hidden, rows, 0.5, c))
+                .collect();
             let mut next = rotation(copies);
             group.bench_function("dense", |b| {
                 b.iter(|| {
@@ -116,8 +121,9 @@ fn sparse_ffn(c: &mut Criterion) {
             });
             drop(problems);
             for s in [MEASURED_SPARSITY].into_iter().chain(SPARSITIES) {
-                let problems: Vec<Problem> =
-                    (0..copies).map(|c| problem(dim, hidden, rows, s, c)).collect();
+                let problems: Vec<Problem> = (0..copies)
+                    .map(|c| problem(dim, hidden, rows, s, c))
+                    .collect();
                 let name = format!("sparse{:.1}", 100.0 * s);
                 group.bench_function(name, |b| {
                     b.iter(|| {

@@ -174,16 +174,21 @@ mod tests {
         let device = Device::flex();
         device.seed(7);
         for (d_in, d_out, bias) in [(64, 96, false), (33, 70, true), (300, 1, true)] {
-            let linear = LinearConfig::new(d_in, d_out)
-                .with_bias(bias)
-                .init(&device);
+            let linear = LinearConfig::new(d_in, d_out).with_bias(bias).init(&device);
             let rows = RowLinear::from_linear(&linear);
             for (batch, seq) in [(1, 1), (1, 3), (2, 4), (3, 5), (1, 17)] {
                 let x = Tensor::<3>::random([batch, seq, d_in], Distribution::Default, &device);
                 let want = values(linear.forward(x.clone()));
                 let got = values(rows.forward_tensor(x));
-                let diff = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-                assert!(diff < 1e-5, "{d_in}×{d_out}, bias {bias}, {batch}×{seq}: {diff}");
+                let diff = want
+                    .iter()
+                    .zip(&got)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0, f32::max);
+                assert!(
+                    diff < 1e-5,
+                    "{d_in}×{d_out}, bias {bias}, {batch}×{seq}: {diff}"
+                );
             }
         }
     }

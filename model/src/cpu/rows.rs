@@ -129,8 +129,8 @@ unsafe fn rows4_avx512<const T: usize, const U: usize>(
     for r in 0..4 {
         for t in 0..T {
             let mut sum = acc[r][t][0];
-            for u in 1..U {
-                sum = _mm512_add_ps(sum, acc[r][t][u]);
+            for part in &acc[r][t][1..] {
+                sum = _mm512_add_ps(sum, *part);
             }
             let mut v = _mm512_reduce_add_ps(sum);
             for j in i..k {
@@ -191,7 +191,10 @@ mod tests {
                 rows4_portable(rows, &x, k, tokens, &mut portable);
                 for ((a, b), c) in fast.iter().zip(&portable).zip(&want) {
                     let tol = 1e-4 * (1.0 + c.abs());
-                    assert!((a - c).abs() < tol && (b - c).abs() < tol, "k {k}, tokens {tokens}");
+                    assert!(
+                        (a - c).abs() < tol && (b - c).abs() < tol,
+                        "k {k}, tokens {tokens}"
+                    );
                 }
             }
         }

@@ -6,8 +6,8 @@
 
 mod ffn;
 
-pub use ffn::{FfnPath, SparseFfn};
 pub use crate::cpu::{axpy, dot, dot4};
+pub use ffn::{FfnPath, SparseFfn};
 
 use burn::tensor::{Tensor, TensorData};
 
@@ -89,7 +89,13 @@ mod tests {
         let device = Device::flex();
         device.seed(1);
         // Odd sizes exercise the kernels' tails and the partial last chunk.
-        for (dim, hidden, rows) in [(48, 136, 1), (37, 101, 1), (300, 1030, 1), (37, 101, 5), (64, 200, 16)] {
+        for (dim, hidden, rows) in [
+            (48, 136, 1),
+            (37, 101, 1),
+            (300, 1030, 1),
+            (37, 101, 5),
+            (64, 200, 16),
+        ] {
             let mlp = relu_mlp(dim, hidden, &device);
             let x = Tensor::<3>::random([1, rows, dim], Distribution::Normal(0.0, 1.0), &device);
             let want = values(mlp.forward(x.clone()));
