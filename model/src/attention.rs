@@ -112,7 +112,7 @@ impl Attention {
             Some(n) => n.forward(t),
             None => t,
         };
-        let cpu = self.cpu.as_deref();
+        let cpu = self.cpu.as_deref().filter(|_| RowLinear::serves(&x));
         let project = |i: usize, linear: &Linear, x: Tensor<3>| match cpu {
             Some(rows) => rows[i].forward_tensor(x),
             None => linear.forward(x),

@@ -73,7 +73,7 @@ impl Mlp {
         if let Some(engine) = &self.sparse {
             return engine.forward_tensor(x);
         }
-        if let Some([gate, up, down]) = self.cpu.as_deref() {
+        if let Some([gate, up, down]) = self.cpu.as_deref().filter(|_| RowLinear::serves(&x)) {
             let hidden = self.activation.forward(gate.forward_tensor(x.clone()));
             return down.forward_tensor(hidden * up.forward_tensor(x));
         }

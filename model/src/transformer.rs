@@ -107,9 +107,10 @@ impl Transformer {
     }
 
     /// The same model with every linear layer also held as a row-major CPU copy
-    /// ([`RowLinear`]) that inference runs instead of Burn's matrix product: decoding on the
-    /// CPU is matrix–vector products bound by memory bandwidth, where these copies stream the
-    /// weights about twice as fast (BENCHMARKS.md, issue 5). Costs a second copy of the weights
+    /// ([`RowLinear`]) that inference runs instead of Burn's matrix product for calls of at
+    /// most [`crate::cpu::MAX_TOKENS`] tokens: decoding on the CPU is matrix–vector products
+    /// bound by memory bandwidth, where these copies stream the weights about twice as fast
+    /// (BENCHMARKS.md, issue 5); longer prompts stay with Burn's matrix product. Costs a second copy of the weights
     /// in memory; the model must be on a CPU device; training ignores the copies (they hold no
     /// gradients), so install them for inference only. A [sparse FFN](Self::with_sparse_ffn)
     /// takes precedence over the copies of its block.
@@ -222,7 +223,7 @@ impl Transformer {
 
     /// The output projection: `lm_head`, or the transposed embedding when tied.
     fn project(&self, h: Tensor<3>) -> Tensor<3> {
-        if let Some(head) = &self.lm_head_cpu {
+        if let Some(head) = self.lm_head_cpu.as_ref().filter(|_| RowLinear::serves(&h)) {
             return head.forward_tensor(h);
         }
         match &self.lm_head {

@@ -7,5 +7,5 @@ mod row_linear;
 mod rows;
 
 pub use kernels::{axpy, dot, dot4};
-pub use row_linear::RowLinear;
+pub use row_linear::{MAX_TOKENS, RowLinear};
 pub use rows::{axpy4, axpy4_portable, rows4, rows4_at, rows4_portable};
