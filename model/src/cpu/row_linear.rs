@@ -16,7 +16,7 @@ use crate::error::ModelError;
 
 /// Weights each parallel task reads: 64 K floats (256 KB), so a task outweighs its scheduling
 /// and a matrix of 1 M weights still splits 16 ways.
-const TASK_WEIGHTS: usize = 1 << 16;
+pub(crate) const TASK_WEIGHTS: usize = 1 << 16;
 
 /// Most tokens per call for which the model layers use a [`RowLinear`] rather than Burn's
 /// matrix product: at 256 tokens (a batch of 8 prompts of 32) the rows prefilled in 0.58 s
@@ -89,22 +89,42 @@ impl RowLinear {
         Self::new(d_in, d_out, values(weight), None).expect("shapes come from the tensor")
     }
 
-    /// Input width.
-    pub fn d_in(&self) -> usize {
-        self.d_in
-    }
-
-    /// Output width.
-    pub fn d_out(&self) -> usize {
-        self.d_out
-    }
-
     /// `x Wᵀ + b` for each row of `x`.
     ///
     /// # Shapes
     /// - `x`: `[tokens, d_in]` row-major
     /// - output: `[tokens, d_out]` row-major
     pub fn forward(&self, x: &[f32]) -> Vec<f32> {
+        let by_row = self.forward_by_row(x);
+        let tokens = by_row.len() / self.d_out;
+        let mut y = if tokens == 1 {
+            by_row
+        } else {
+            let mut y = vec![0f32; tokens * self.d_out];
+            for (r, row) in by_row.chunks(tokens).enumerate() {
+                for (t, v) in row.iter().enumerate() {
+                    y[t * self.d_out + r] = *v;
+                }
+            }
+            y
+        };
+        if let Some(bias) = &self.bias {
+            for y in y.chunks_mut(self.d_out) {
+                for (y, b) in y.iter_mut().zip(bias) {
+                    *y += b;
+                }
+            }
+        }
+        y
+    }
+
+    /// `x Wᵀ` (no bias) stored output-major, `out[r·tokens + t] = w_r · x_t`: the layout the
+    /// parallel tasks write, and the one the sparse FFN's gate wants.
+    ///
+    /// # Shapes
+    /// - `x`: `[tokens, d_in]` row-major
+    /// - output: `[d_out, tokens]` row-major
+    pub(crate) fn forward_by_row(&self, x: &[f32]) -> Vec<f32> {
         let k = self.d_in;
         assert_eq!(x.len() % k, 0, "input length is not a multiple of d_in");
         let tokens = x.len() / k;
@@ -130,26 +150,9 @@ impl RowLinear {
                     }
                 }
             });
-        let mut y = if tokens == 1 {
-            by_row.truncate(self.d_out);
-            by_row
-        } else {
-            let mut y = vec![0f32; tokens * self.d_out];
-            for (r, row) in by_row.chunks(tokens).take(self.d_out).enumerate() {
-                for (t, v) in row.iter().enumerate() {
-                    y[t * self.d_out + r] = *v;
-                }
-            }
-            y
-        };
-        if let Some(bias) = &self.bias {
-            for y in y.chunks_mut(self.d_out) {
-                for (y, b) in y.iter_mut().zip(bias) {
-                    *y += b;
-                }
-            }
-        }
-        y
+        // Drop the zero rows that pad d_out to a multiple of four.
+        by_row.truncate(self.d_out * tokens);
+        by_row
     }
 
     /// Whether a call with `x` of this shape should use these rows rather than Burn's matrix

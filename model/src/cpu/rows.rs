@@ -62,14 +62,14 @@ pub fn axpy4(y: &mut [f32], a: [f32; 4], w: [&[f32]; 4]) {
 }
 
 /// The same sum with the portable kernel.
-pub fn axpy4_portable(y: &mut [f32], a: [f32; 4], w: [&[f32]; 4]) {
+fn axpy4_portable(y: &mut [f32], a: [f32; 4], w: [&[f32]; 4]) {
     for (a, w) in a.into_iter().zip(w) {
         axpy(y, a, w);
     }
 }
 
 /// The same products with the portable kernels.
-pub fn rows4_portable(w: [&[f32]; 4], x: &[f32], k: usize, tokens: usize, out: &mut [f32]) {
+fn rows4_portable(w: [&[f32]; 4], x: &[f32], k: usize, tokens: usize, out: &mut [f32]) {
     let input = |t: usize| &x[t * k..(t + 1) * k];
     for (r, row) in w.into_iter().enumerate() {
         let out = &mut out[r * tokens..(r + 1) * tokens];

@@ -12,11 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
-use crate::cpu::{axpy, axpy4, dot, dot4, rows4, rows4_at};
+use crate::cpu::{RowLinear, TASK_WEIGHTS, axpy, axpy4, dot, dot4, rows4_at};
 use crate::error::ModelError;
-
-/// Weights each parallel task reads: 64 K floats (256 KB), as in [`crate::cpu::RowLinear`].
-const TASK_WEIGHTS: usize = 1 << 16;
 
 /// Which computation [`SparseFfn::forward_with`] runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,8 +42,8 @@ struct Counters {
 pub struct SparseFfn {
     dim: usize,
     hidden: usize,
-    /// `W_gate` as `[hidden, dim]` rows.
-    gate: Vec<f32>,
+    /// `W_gate` as `[hidden, dim]` rows, computed densely for every token.
+    gate: RowLinear,
     /// `W_up` as `[hidden, dim]` rows.
     up: Vec<f32>,
     /// `W_down` transposed: row `i` is what unit `i` adds to the output, `[hidden, dim]`.
@@ -94,7 +91,7 @@ impl SparseFfn {
         Ok(Self {
             dim,
             hidden,
-            gate,
+            gate: RowLinear::new(dim, hidden, gate, None)?,
             up,
             down,
             min_sparsity,
@@ -145,7 +142,7 @@ impl SparseFfn {
         if rows == 0 {
             return Vec::new();
         }
-        let h = self.gate(x, rows);
+        let h = self.gate(x);
         let active = h.iter().filter(|&&v| v > 0.0).count();
         let sparsity = 1.0 - active as f64 / h.len() as f64;
         let skip = match path {
@@ -165,7 +162,7 @@ impl SparseFfn {
 
         // 2. Up and down, unit by unit: a_it = h_it · (up_i · x_t); y_t += a_it · down_i.
         // Each task sums into its own output, and the outputs are added at the end.
-        let chunk = ((1 << 16) / (dim * rows.min(16))).clamp(4, hidden);
+        let chunk = (TASK_WEIGHTS / (dim * rows.min(16))).clamp(4, hidden);
         let zeros = || vec![0f32; rows * dim];
         (0..hidden.div_ceil(chunk))
             .into_par_iter()
@@ -194,41 +191,12 @@ impl SparseFfn {
             })
     }
 
-    /// 1. The gate, dense, stored unit-major: `h[i·rows + t] = relu(gate_i · x_t)`, four units
-    ///    at a time through [`rows4`].
-    fn gate(&self, x: &[f32], rows: usize) -> Vec<f32> {
-        let (dim, hidden) = (self.dim, self.hidden);
-        let chunk = (TASK_WEIGHTS / dim).next_multiple_of(4).min(hidden);
-        let mut h = vec![0f32; hidden * rows];
-        h.par_chunks_mut(chunk * rows)
-            .enumerate()
-            .for_each(|(c, block)| {
-                let first = c * chunk;
-                let units = block.len() / rows;
-                let mut quad = [0f32; 16];
-                for u in (0..units).step_by(4) {
-                    if u + 4 > units {
-                        for u in u..units {
-                            let w = self.row(&self.gate, first + u);
-                            for t in 0..rows {
-                                let g = dot(w, &x[t * dim..(t + 1) * dim]);
-                                block[u * rows + t] = g.max(0.0);
-                            }
-                        }
-                        break;
-                    }
-                    let w = &self.gate[(first + u) * dim..(first + u + 4) * dim];
-                    for t0 in (0..rows).step_by(4) {
-                        let n = (rows - t0).min(4);
-                        rows4(w, &x[t0 * dim..(t0 + n) * dim], dim, n, &mut quad[..4 * n]);
-                        for r in 0..4 {
-                            for t in 0..n {
-                                block[(u + r) * rows + t0 + t] = quad[r * n + t].max(0.0);
-                            }
-                        }
-                    }
-                }
-            });
+    /// 1. The gate, dense, stored unit-major: `h[i·rows + t] = relu(gate_i · x_t)`.
+    fn gate(&self, x: &[f32]) -> Vec<f32> {
+        let mut h = self.gate.forward_by_row(x);
+        for v in &mut h {
+            *v = v.max(0.0);
+        }
         h
     }
 
