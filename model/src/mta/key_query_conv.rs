@@ -6,7 +6,9 @@ use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Bool, Device, Tensor, TensorData};
+
+use super::causal_conv_op;
 
 /// Configuration of [`KeyQueryConv`].
 #[derive(Config, Debug)]
@@ -68,6 +70,27 @@ impl KeyQueryConv {
         let options = ConvOptions::new([1, 1], [cq - 1, (ck - 1) / 2], [1, 1], heads);
         conv2d(scores, self.kernel.val(), None, options).slice_dim(2, 0..queries)
     }
+
+    /// The convolution with eq. 5's causal masks on both sides: scores of keys after
+    /// `row + first` are read as 0 and written as 0. This is what both of the layer's
+    /// convolutions need (before the softmax the hidden outputs are masked with −∞ next, after
+    /// it with 0). On the flex CPU backend it runs as one operation with its own backward
+    /// pass that skips the hidden triangle ([`super::causal_conv`]); elsewhere as masks around
+    /// [`Self::forward`].
+    ///
+    /// # Shapes
+    /// - `scores`: `[batch, heads, rows, keys]`
+    /// - output: same as `scores`
+    pub fn forward_causal(&self, scores: Tensor<4>, first: usize) -> Tensor<4> {
+        if causal_conv_op::supported(&scores.device()) {
+            return causal_conv_op::causal_key_query_conv(scores, self.kernel.val(), first);
+        }
+        let [_, _, rows, keys] = scores.dims();
+        let hidden = Tensor::<2, Bool>::tril_mask([rows, keys], first as i64, &scores.device())
+            .unsqueeze::<4>();
+        self.forward(scores.mask_fill(hidden.clone(), 0.0))
+            .mask_fill(hidden, 0.0)
+    }
 }
 
 #[cfg(test)]
@@ -82,6 +105,38 @@ mod tests {
         let x = Tensor::<4>::random([2, 3, 6, 7], Distribution::Default, &device);
         let d: f32 = (conv.forward(x.clone()) - x).abs().max().into_scalar();
         assert_eq!(d, 0.0);
+    }
+
+    /// The flex operation with its own backward pass against the `conv2d` formulation that
+    /// other backends run: values, input gradient and kernel gradient, for a map with as many
+    /// rows as keys (training) and one with fewer rows (decoding with a cache).
+    #[test]
+    fn native_causal_conv_equals_masked_conv2d_with_gradients() {
+        let device = Device::flex().autodiff();
+        assert!(causal_conv_op::supported(&device));
+        for (rows, keys, first) in [(9, 9, 0), (4, 10, 6)] {
+            let mut conv = KeyQueryConvConfig::new(3, 3, 5).init(&device);
+            let kernel = Tensor::<4>::random([3, 1, 3, 5], Distribution::Default, &device);
+            conv.kernel = Param::from_tensor(kernel);
+            let x = Tensor::<4>::random([2, 3, rows, keys], Distribution::Default, &device)
+                .require_grad();
+            let g = Tensor::<4>::random([2, 3, rows, keys], Distribution::Default, &device);
+            let hidden =
+                Tensor::<2, Bool>::tril_mask([rows, keys], first as i64, &device).unsqueeze::<4>();
+            let native = conv.forward_causal(x.clone(), first);
+            let dense = conv
+                .forward(x.clone().mask_fill(hidden.clone(), 0.0))
+                .mask_fill(hidden, 0.0);
+            let max = |t: Tensor<4>| -> f32 { t.abs().max().into_scalar() };
+            assert!(max(native.clone() - dense.clone()) < 1e-5, "values");
+            let grads_native = (native * g.clone()).sum().backward();
+            let grads_dense = (dense * g).sum().backward();
+            let dx = x.grad(&grads_native).unwrap() - x.grad(&grads_dense).unwrap();
+            assert!(max(dx) < 1e-5, "input gradient");
+            let dk = conv.kernel.val().grad(&grads_native).unwrap()
+                - conv.kernel.val().grad(&grads_dense).unwrap();
+            assert!(max(dk) < 1e-4, "kernel gradient");
+        }
     }
 
     #[test]

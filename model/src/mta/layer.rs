@@ -50,35 +50,35 @@ impl Mta {
     /// - `k`, `v`: `[batch, heads, keys, head_dim]`
     /// - output: `[batch, heads, rows, head_dim]`
     pub fn attend(&self, q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, first: usize) -> Tensor<4> {
-        let [_, _, rows, head_dim] = q.dims();
-        let keys = k.dims()[2];
+        let head_dim = q.dims()[3];
         let scores = q
             .matmul(k.swap_dims(2, 3))
             .div_scalar((head_dim as f64).sqrt());
-        let mask = Tensor::<2, Bool>::tril_mask([rows, keys], first as i64, &scores.device())
-            .unsqueeze::<4>();
-        self.weights(scores, mask).matmul(v)
+        self.weights(scores, first).matmul(v)
     }
 
-    /// Attention weights from raw scores; `mask` is true where a key is in the query's future.
+    /// Attention weights from raw scores; row r sees keys `0..=first + r`.
     ///
     /// # Shapes
     /// - `scores`: `[batch, heads, rows, keys]`
-    /// - `mask`: `[1, 1, rows, keys]`
     /// - output: `[batch, heads, rows, keys]`
-    pub fn weights(&self, scores: Tensor<4>, mask: Tensor<4, Bool>) -> Tensor<4> {
+    pub fn weights(&self, scores: Tensor<4>, first: usize) -> Tensor<4> {
+        let [_, _, rows, keys] = scores.dims();
+        let mask = Tensor::<2, Bool>::tril_mask([rows, keys], first as i64, &scores.device())
+            .unsqueeze::<4>();
         let mut scores = scores;
         if let Some(conv) = &self.pre_conv {
-            // Mask₀: future scores must not leak into the past through the kernel (eq. 5).
-            scores = conv.forward(scores.mask_fill(mask.clone(), 0.0));
+            // Mask₀ before the kernel: future scores must not leak into the past (eq. 5).
+            scores = conv.forward_causal(scores, first);
         }
         if let Some(mix) = &self.pre_head_mix {
             scores = mix.forward(scores);
         }
-        let mut probs = softmax(scores.mask_fill(mask.clone(), f32::NEG_INFINITY), 3);
+        let mut probs = softmax(scores.mask_fill(mask, f32::NEG_INFINITY), 3);
         if let Some(conv) = &self.post_conv {
-            // Future probabilities are already 0; the kernel spreads mass onto them again.
-            probs = conv.forward(probs).mask_fill(mask, 0.0);
+            // Future probabilities are already 0; the kernel would spread mass onto them
+            // again, so its output is masked with 0 (not renormalised, eq. 6).
+            probs = conv.forward_causal(probs, first);
         }
         if let Some(mix) = &self.post_head_mix {
             probs = mix.forward(probs);
