@@ -1,5 +1,6 @@
 //! CPU kernels of the causal key-query convolution: the forward pass and both gradients,
-//! written as row-by-row shifted AXPYs and dot products over contiguous `f32` rows.
+//! written as row-by-row shifted AXPYs and dot products over contiguous `f32` rows (the
+//! vector kernels of [`crate::cpu`]).
 //!
 //! The operation (Golovneva et al. 2025, eq. 5 and 6, with the masks folded in) is
 //!
@@ -25,6 +26,8 @@
 //! scatter) that cost more than the rest of the layer together.
 
 use rayon::prelude::*;
+
+use crate::cpu::{axpy, dot};
 
 /// The sizes of one call: `maps` score maps of `rows × keys`, one `c_q × c_k` kernel per head,
 /// map `m` using kernel `m % heads`.
@@ -54,18 +57,50 @@ impl ConvShape {
         (r + self.first + 1).min(self.keys)
     }
 
-    /// For output row `q` and tap `(i, j)`: the source row and the ranges `k_lo..k_hi` of
-    /// output keys and `c_lo..` of source keys that line up, or `None` when nothing does.
-    fn tap(&self, q: usize, i: usize, j: usize) -> Option<(usize, usize, usize, usize)> {
+    /// Tap `(i, j)` between output row `q` and the source row it reads, if any key lines up.
+    fn tap(&self, q: usize, i: usize, j: usize) -> Option<Tap> {
         let r = (q + i).checked_sub(self.query_kernel - 1)?;
         let half = self.key_kernel / 2;
         // c = k + j − half must lie in 0..visible(r); k in 0..visible(q).
-        let k_lo = half.saturating_sub(j);
-        let k_hi = self
+        let k = half.saturating_sub(j);
+        let k_end = self
             .visible(q)
             .min((self.visible(r) + half).saturating_sub(j));
-        (k_lo < k_hi).then(|| (r, k_lo, k_hi, k_lo + j - half))
+        (k < k_end).then(|| Tap {
+            index: i * self.key_kernel + j,
+            q,
+            r,
+            k,
+            c: k + j - half,
+            len: k_end - k,
+        })
     }
+
+    /// The taps that write output row `q`.
+    fn taps_into(&self, q: usize) -> impl Iterator<Item = Tap> + '_ {
+        (0..self.query_kernel)
+            .flat_map(move |i| (0..self.key_kernel).filter_map(move |j| self.tap(q, i, j)))
+    }
+
+    /// The taps that read source row `r`: output rows `q = r + c_q − 1 − i`.
+    fn taps_from(&self, r: usize) -> impl Iterator<Item = Tap> + '_ {
+        (0..self.query_kernel)
+            .map(move |i| (i, r + self.query_kernel - 1 - i))
+            .filter(|&(_, q)| q < self.rows)
+            .flat_map(move |(i, q)| (0..self.key_kernel).filter_map(move |j| self.tap(q, i, j)))
+    }
+}
+
+/// One kernel weight between two rows: `y[q, k..k + len] += θ[index] · x[r, c..c + len]`.
+#[derive(Debug, Clone, Copy)]
+struct Tap {
+    /// `i · c_k + j`.
+    index: usize,
+    q: usize,
+    r: usize,
+    k: usize,
+    c: usize,
+    len: usize,
 }
 
 /// `y = M ⊙ conv(M ⊙ x)`.
@@ -82,17 +117,9 @@ pub fn forward(x: &[f32], kernel: &[f32], shape: ConvShape) -> Vec<f32> {
             let theta = &kernel[(m % shape.heads) * shape.taps()..][..shape.taps()];
             for q in 0..shape.rows {
                 let out = &mut y[q * shape.keys..][..shape.keys];
-                for i in 0..shape.query_kernel {
-                    for j in 0..shape.key_kernel {
-                        let w = theta[i * shape.key_kernel + j];
-                        if w == 0.0 {
-                            continue;
-                        }
-                        if let Some((r, k_lo, k_hi, c_lo)) = shape.tap(q, i, j) {
-                            let src = &x[r * shape.keys + c_lo..][..k_hi - k_lo];
-                            axpy(w, src, &mut out[k_lo..k_hi]);
-                        }
-                    }
+                for t in shape.taps_into(q).filter(|t| theta[t.index] != 0.0) {
+                    let src = &x[t.r * shape.keys + t.c..][..t.len];
+                    axpy(&mut out[t.k..][..t.len], theta[t.index], src);
                 }
             }
         });
@@ -112,25 +139,12 @@ pub fn input_grad(grad: &[f32], kernel: &[f32], shape: ConvShape) -> Vec<f32> {
         .for_each(|(m, dx)| {
             let g = &grad[m * shape.map_len()..][..shape.map_len()];
             let theta = &kernel[(m % shape.heads) * shape.taps()..][..shape.taps()];
-            // Walk the source rows so that each one is written by one task and stays in cache;
-            // row r is read by output rows q = r + c_q − 1 − i.
+            // Walk the source rows so that each one is written by one task and stays in cache.
             for r in 0..shape.rows {
                 let out = &mut dx[r * shape.keys..][..shape.keys];
-                for i in 0..shape.query_kernel {
-                    let q = r + shape.query_kernel - 1 - i;
-                    if q >= shape.rows {
-                        continue;
-                    }
-                    for j in 0..shape.key_kernel {
-                        let w = theta[i * shape.key_kernel + j];
-                        if w == 0.0 {
-                            continue;
-                        }
-                        if let Some((_, k_lo, k_hi, c_lo)) = shape.tap(q, i, j) {
-                            let src = &g[q * shape.keys + k_lo..][..k_hi - k_lo];
-                            axpy(w, src, &mut out[c_lo..c_lo + (k_hi - k_lo)]);
-                        }
-                    }
+                for t in shape.taps_from(r).filter(|t| theta[t.index] != 0.0) {
+                    let src = &g[t.q * shape.keys + t.k..][..t.len];
+                    axpy(&mut out[t.c..][..t.len], theta[t.index], src);
                 }
             }
         });
@@ -150,16 +164,11 @@ pub fn kernel_grad(x: &[f32], grad: &[f32], shape: ConvShape) -> Vec<f32> {
             let g = &grad[m * shape.map_len()..][..shape.map_len()];
             let mut sums = vec![0.0f64; shape.taps()];
             for q in 0..shape.rows {
-                for i in 0..shape.query_kernel {
-                    for j in 0..shape.key_kernel {
-                        if let Some((r, k_lo, k_hi, c_lo)) = shape.tap(q, i, j) {
-                            let len = k_hi - k_lo;
-                            sums[i * shape.key_kernel + j] += dot(
-                                &g[q * shape.keys + k_lo..][..len],
-                                &x[r * shape.keys + c_lo..][..len],
-                            ) as f64;
-                        }
-                    }
+                for t in shape.taps_into(q) {
+                    sums[t.index] += dot(
+                        &g[q * shape.keys + t.k..][..t.len],
+                        &x[t.r * shape.keys + t.c..][..t.len],
+                    ) as f64;
                 }
             }
             sums
@@ -173,33 +182,6 @@ pub fn kernel_grad(x: &[f32], grad: &[f32], shape: ConvShape) -> Vec<f32> {
         }
     }
     dk.into_iter().map(|d| d as f32).collect()
-}
-
-/// `y += a · x` (the compiler vectorises this loop).
-fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
-    for (y, x) in y.iter_mut().zip(x) {
-        *y += a * x;
-    }
-}
-
-/// `Σ a · b` in 16 independent lanes, so the compiler vectorises it without reassociating a
-/// single sum.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; 16];
-    let mut ca = a.chunks_exact(16);
-    let mut cb = b.chunks_exact(16);
-    for (a, b) in (&mut ca).zip(&mut cb) {
-        for l in 0..16 {
-            lanes[l] += a[l] * b[l];
-        }
-    }
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(a, b)| a * b)
-        .sum();
-    lanes.iter().sum::<f32>() + tail
 }
 
 #[cfg(test)]
