@@ -72,6 +72,41 @@ pub struct LanguageMatcher {
     /// The other entries, with `unpadded_ids[pattern]` their entry ids.
     automaton: Option<AhoCorasick>,
     unpadded_ids: Vec<u32>,
+    /// The characters on the unpadded sides of the automaton's entries.
+    unpadded_ends: CharSet,
+}
+
+/// A set of characters with a bitmap for ASCII.
+#[derive(Debug, Clone, Default)]
+struct CharSet {
+    ascii: u128,
+    /// Sorted, without repeats.
+    other: Vec<char>,
+}
+
+impl CharSet {
+    fn insert(&mut self, c: char) {
+        if c.is_ascii() {
+            self.ascii |= 1 << c as u32;
+        } else {
+            self.other.push(c);
+        }
+    }
+
+    fn seal(&mut self) {
+        self.other.sort_unstable();
+        self.other.dedup();
+    }
+
+    fn any_in(&self, text: &str) -> bool {
+        text.chars().any(|c| {
+            if c.is_ascii() {
+                self.ascii >> c as u32 & 1 == 1
+            } else {
+                self.other.binary_search(&c).is_ok()
+            }
+        })
+    }
 }
 
 /// Which language a record was matched in.
@@ -113,6 +148,19 @@ impl LanguageMatcher {
             }
         }
         let words = WordIndex::new(padded.iter().copied());
+        let mut unpadded_ends = CharSet::default();
+        for &i in &unpadded_ids {
+            let e = &entries[i as usize];
+            for c in [e.chars().next(), e.chars().next_back()]
+                .into_iter()
+                .flatten()
+            {
+                if is_cjk_or_similar(c) {
+                    unpadded_ends.insert(c);
+                }
+            }
+        }
+        unpadded_ends.seal();
         let automaton = if unpadded_ids.is_empty() {
             None
         } else {
@@ -140,6 +188,7 @@ impl LanguageMatcher {
             words,
             automaton,
             unpadded_ids,
+            unpadded_ends,
         })
     }
 
@@ -148,7 +197,14 @@ impl LanguageMatcher {
     pub fn find_spaced(&self, spaced: &str, scratch: &mut Vec<usize>, ids: &mut Vec<u32>) {
         ids.clear();
         self.words.find(spaced, scratch, ids);
-        if let Some(ac) = &self.automaton {
+        // Every automaton entry has a side without a space, whose character the text must
+        // contain for the entry to occur in it; most texts contain none of them, and then
+        // the automaton (whose patterns mostly start with a space) need not run.
+        if let Some(ac) = self
+            .automaton
+            .as_ref()
+            .filter(|_| self.unpadded_ends.any_in(spaced))
+        {
             ids.extend(
                 ac.find_overlapping_iter(spaced)
                     .map(|m| self.unpadded_ids[m.pattern().as_usize()]),

@@ -45,28 +45,28 @@ const CLASS: [u8; 256] = {
 pub fn spacing_into(text: &str, out: &mut String) {
     out.clear();
     out.reserve(text.len() + 8);
-    // Only ASCII bytes are inserted, between whole runs of `text`, so the bytes stay UTF-8.
-    let mut bytes = std::mem::take(out).into_bytes();
-    bytes.push(b' ');
-    let src = text.as_bytes();
+    out.push(' ');
+    // Every byte `CLASS` acts on is ASCII, so each `i` below is a character boundary and the
+    // runs copied between them are whole UTF-8 (no validation of the result is needed).
     let mut run = 0;
-    for (i, &b) in src.iter().enumerate() {
+    for (i, &b) in text.as_bytes().iter().enumerate() {
         match CLASS[b as usize] {
             KEEP => continue,
             WRAP => {
-                bytes.extend_from_slice(&src[run..i]);
-                bytes.extend_from_slice(&[b' ', b, b' ']);
+                out.push_str(&text[run..i]);
+                out.push(' ');
+                out.push(b as char);
+                out.push(' ');
             }
             _ => {
-                bytes.extend_from_slice(&src[run..i]);
-                bytes.push(b' ');
+                out.push_str(&text[run..i]);
+                out.push(' ');
             }
         }
         run = i + 1;
     }
-    bytes.extend_from_slice(&src[run..]);
-    bytes.push(b' ');
-    *out = String::from_utf8(bytes).expect("spacing only inserts ASCII between UTF-8 runs");
+    out.push_str(&text[run..]);
+    out.push(' ');
 }
 
 /// Reference `spacing(text)`.

@@ -104,7 +104,8 @@ fn classify(
     (scratch, ids): &mut (Scratch, Vec<u32>),
     mode: Mode<'_>,
 ) -> Outcome {
-    let Ok(line) = std::str::from_utf8(line) else {
+    // Validation runs over every input byte; the SIMD validator is several times faster.
+    let Ok(line) = simdutf8::basic::from_utf8(line) else {
         return Outcome::InvalidUtf8;
     };
     // A byte-order mark (first line of some files) is not part of the record.

@@ -19,6 +19,8 @@ const EMPTY: u32 = 0;
 const PREFIX: u32 = 1 << 15;
 /// Keys up to this many bytes are stored in the slot itself.
 const INLINE: usize = 8;
+/// Words of a text whose first lookup is prefetched before matching starts.
+const PREFETCHED: usize = 64;
 
 /// 16 bytes. A lookup touches one slot; a key of up to 8 bytes (most words) is compared in
 /// the slot, so only longer keys also read the arena. Memory, not arithmetic, bounds the
@@ -50,15 +52,46 @@ pub struct WordIndex {
     max_words: usize,
 }
 
+/// The bytes of a key of at most 8 bytes as a little-endian word, zero-padded: the form a
+/// short key has in its slot. Built from at most two overlapping loads instead of a call to
+/// `memcpy` (lookups run this for every word).
+#[inline]
 fn inline(key: &[u8]) -> u64 {
-    let mut w = [0u8; 8];
-    w[..key.len()].copy_from_slice(key);
-    u64::from_le_bytes(w)
+    let n = key.len();
+    debug_assert!(n <= INLINE);
+    let u32_at = |i: usize| u32::from_le_bytes(key[i..i + 4].try_into().expect("4 bytes")) as u64;
+    match n {
+        8 => u64::from_le_bytes(key.try_into().expect("8 bytes")),
+        // Bytes n-4..4 are loaded twice, with the same value: OR keeps them.
+        4..=7 => u32_at(0) | u32_at(n - 4) << ((n - 4) * 8),
+        1..=3 => {
+            key[0] as u64
+                | (key[n / 2] as u64) << (n / 2 * 8)
+                | (key[n - 1] as u64) << ((n - 1) * 8)
+        }
+        _ => 0,
+    }
 }
 
 /// `meta` bits of a key, prefix flag clear.
 fn meta_of(key: &[u8], h: u64) -> u32 {
     ((h >> 48) as u32) << 16 | (key.len() as u32 + 1)
+}
+
+/// `a == b` for slices of equal length, eight bytes at a time: keys are short (tens of
+/// bytes), where a call to `memcmp` costs more than the comparison.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    debug_assert_eq!(a.len(), b.len());
+    let (mut ca, mut cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        if u64::from_le_bytes(x.try_into().expect("8 bytes"))
+            != u64::from_le_bytes(y.try_into().expect("8 bytes"))
+        {
+            return false;
+        }
+    }
+    inline(ca.remainder()) == inline(cb.remainder())
 }
 
 fn hash(bytes: &[u8]) -> u64 {
@@ -71,9 +104,7 @@ fn hash(bytes: &[u8]) -> u64 {
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
-        let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        h = (h.rotate_left(5) ^ inline(rest)).wrapping_mul(K);
     }
     // MurmurHash3's 64-bit finaliser: every output bit depends on every input bit, so the
     // low bits used as the table index are well spread.
@@ -156,14 +187,19 @@ impl WordIndex {
             s.data == inline(key)
         } else {
             let start = s.data as usize;
-            self.arena[start..start + key.len()] == *key
+            same_bytes(&self.arena[start..start + key.len()], key)
         }
     }
 
     /// (entry id or none, whether the key is a word-prefix of an entry).
     #[inline]
     fn get(&self, key: &[u8]) -> Option<(u32, bool)> {
-        let h = hash(key);
+        self.get_hashed(key, hash(key))
+    }
+
+    /// [`Self::get`] with the key's hash already computed.
+    #[inline]
+    fn get_hashed(&self, key: &[u8], h: u64) -> Option<(u32, bool)> {
         let mut i = h as usize & self.mask;
         loop {
             let s = &self.slots[i];
@@ -175,6 +211,20 @@ impl WordIndex {
             }
             i = (i + 1) & self.mask;
         }
+    }
+
+    /// Asks the CPU to start loading the slot where a key with hash `h` would be.
+    #[inline]
+    fn prefetch(&self, h: u64) {
+        let slot = &self.slots[h as usize & self.mask];
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a prefetch is only a hint; the address is of a live slot.
+        unsafe {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            _mm_prefetch::<_MM_HINT_T0>((slot as *const Slot).cast());
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = slot;
     }
 
     /// Pushes onto `ids` the id of every entry equal to a run of words of `spaced` (a
@@ -191,14 +241,33 @@ impl WordIndex {
                 .filter(|(_, c)| **c == b' ')
                 .map(|(i, _)| i),
         );
-        for k in 0..spaces.len().saturating_sub(1) {
+        // Most lookups wait on a cache miss (a large language's table does not fit in
+        // cache), so first hash every word and prefetch its slot: the misses then overlap
+        // instead of coming one after another.
+        let words = spaces.len().saturating_sub(1);
+        let mut hashes = [[0u64; 2]; PREFETCHED];
+        for (k, h) in hashes.iter_mut().enumerate().take(words) {
+            h[0] = hash(&b[spaces[k] + 1..spaces[k + 1]]);
+            self.prefetch(h[0]);
+            if self.max_words > 1 && k + 2 < spaces.len() {
+                h[1] = hash(&b[spaces[k] + 1..spaces[k + 2]]);
+                self.prefetch(h[1]);
+            }
+        }
+        for k in 0..words {
             let start = spaces[k] + 1;
             if start == spaces[k + 1] {
                 continue;
             }
             let last = spaces.len().min(k + 1 + self.max_words);
-            for &end in &spaces[k + 1..last] {
-                match self.get(&b[start..end]) {
+            for (n, &end) in spaces[k + 1..last].iter().enumerate() {
+                let key = &b[start..end];
+                let found = if n < 2 && k < PREFETCHED {
+                    self.get_hashed(key, hashes[k][n])
+                } else {
+                    self.get(key)
+                };
+                match found {
                     Some((id, prefix)) => {
                         if id != NONE {
                             ids.push(id);
@@ -236,6 +305,25 @@ mod tests {
         assert_eq!(find(&e, " newyork ü "), [5]);
         assert_eq!(find(&e, "new york"), Vec::<u32>::new());
         assert_eq!(find(&[], " new "), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn short_keys_load_as_zero_padded_words() {
+        let bytes = b"abcdefgh";
+        for n in 0..=8 {
+            let mut w = [0u8; 8];
+            w[..n].copy_from_slice(&bytes[..n]);
+            assert_eq!(inline(&bytes[..n]), u64::from_le_bytes(w), "length {n}");
+        }
+        let long = b"new york city, ny";
+        for n in 0..long.len() {
+            assert!(same_bytes(&long[..n], &long[..n]));
+            for i in 0..n {
+                let mut other = long[..n].to_vec();
+                other[i] ^= 1;
+                assert!(!same_bytes(&long[..n], &other), "length {n}, byte {i}");
+            }
+        }
     }
 
     #[test]
