@@ -245,14 +245,10 @@ impl WordIndex {
         // cache), so first hash every word and prefetch its slot: the misses then overlap
         // instead of coming one after another.
         let words = spaces.len().saturating_sub(1);
-        let mut hashes = [[0u64; 2]; PREFETCHED];
-        for (k, h) in hashes.iter_mut().enumerate().take(words) {
-            h[0] = hash(&b[spaces[k] + 1..spaces[k + 1]]);
-            self.prefetch(h[0]);
-            if self.max_words > 1 && k + 2 < spaces.len() {
-                h[1] = hash(&b[spaces[k] + 1..spaces[k + 2]]);
-                self.prefetch(h[1]);
-            }
+        let mut first = [0u64; PREFETCHED];
+        for (k, h) in first.iter_mut().enumerate().take(words) {
+            *h = hash(&b[spaces[k] + 1..spaces[k + 1]]);
+            self.prefetch(*h);
         }
         for k in 0..words {
             let start = spaces[k] + 1;
@@ -262,8 +258,8 @@ impl WordIndex {
             let last = spaces.len().min(k + 1 + self.max_words);
             for (n, &end) in spaces[k + 1..last].iter().enumerate() {
                 let key = &b[start..end];
-                let found = if n < 2 && k < PREFETCHED {
-                    self.get_hashed(key, hashes[k][n])
+                let found = if n == 0 && k < PREFETCHED {
+                    self.get_hashed(key, first[k])
                 } else {
                     self.get(key)
                 };
