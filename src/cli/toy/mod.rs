@@ -171,8 +171,8 @@ fn blocks_run(args: BlocksArgs) -> Result<()> {
             "seconds": start.elapsed().as_secs_f64(),
         });
         let path = dir.join("result.json");
-        std::fs::write(&path, serde_json::to_string_pretty(&result)? + "\n")
-            .with_context(|| format!("writing {}", path.display()))?;
+        // Atomic: a result from an earlier run stays whole if this write fails.
+        kiln_trainer::fsutil::write_atomic(&path, (serde_json::to_string_pretty(&result)? + "\n").as_bytes())?;
     }
     println!("error_rate={error_rate:.1}");
     Ok(())
