@@ -136,6 +136,7 @@ pub struct Scratch {
 impl LanguageMatcher {
     fn build(lang: &str, entries: &[String]) -> Result<Self> {
         let (mut padded, mut unpadded_ids) = (Vec::new(), Vec::new());
+        let mut unpadded_ends = CharSet::default();
         for (i, e) in entries.iter().enumerate() {
             let spaced = spaced_entry(e);
             if !can_ever_match(&spaced) {
@@ -145,21 +146,15 @@ impl LanguageMatcher {
                 padded.push((i as u32, e.as_str()));
             } else {
                 unpadded_ids.push(i as u32);
-            }
-        }
-        let words = WordIndex::new(padded.iter().copied());
-        let mut unpadded_ends = CharSet::default();
-        for &i in &unpadded_ids {
-            let e = &entries[i as usize];
-            for c in [e.chars().next(), e.chars().next_back()]
-                .into_iter()
-                .flatten()
-            {
-                if is_cjk_or_similar(c) {
-                    unpadded_ends.insert(c);
+                // The side(s) `spaced_entry` left without a space.
+                for c in e.chars().next().into_iter().chain(e.chars().next_back()) {
+                    if is_cjk_or_similar(c) {
+                        unpadded_ends.insert(c);
+                    }
                 }
             }
         }
+        let words = WordIndex::new(padded.iter().copied());
         unpadded_ends.seal();
         let automaton = if unpadded_ids.is_empty() {
             None
