@@ -1,4 +1,5 @@
-//! Criterion bench of the curation matcher (issue 6): normalise + match one alt-text, over
+//! Criterion bench of the curation matcher (issue 6): normalise + match alt-texts, in
+//! batches of [`CHUNK`] as the curation passes match them, over
 //! texts of the committed multilingual reference input against its metadata, and over a
 //! large synthetic English metadata (100k one- to three-word entries) that does not fit in
 //! cache, as real metadata does not.
@@ -9,7 +10,10 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use kiln_clip::curation::{LanguageMetadata, Matcher, Metadata, Scratch, parse_line};
+use kiln_clip::curation::{LanguageMetadata, Matcher, Metadata, TextBatch, parse_line};
+
+/// Texts per [`Matcher::find_batch`] call, as in the curation passes.
+const CHUNK: usize = 16;
 
 fn reference_texts(m: &Matcher) -> Vec<(u32, String)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/reference");
@@ -61,24 +65,32 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("curation_match");
     g.throughput(Throughput::Elements(texts.len() as u64));
     g.bench_function("reference_input_9_languages", |b| {
-        let (mut scratch, mut ids) = (Scratch::default(), Vec::new());
+        let mut batch = TextBatch::default();
         b.iter(|| {
             let mut n = 0;
-            for (lang, text) in &texts {
-                small.find(*lang, black_box(text), &mut scratch, &mut ids);
-                n += ids.len();
+            for chunk in texts.chunks(CHUNK) {
+                batch.clear();
+                for (lang, text) in chunk {
+                    batch.push(*lang, black_box(text));
+                }
+                small.find_batch(&mut batch);
+                n += (0..batch.len()).map(|i| batch.ids(i).len()).sum::<usize>();
             }
             n
         })
     });
     g.throughput(Throughput::Elements(large_texts.len() as u64));
     g.bench_function("synthetic_en_100k_entries", |b| {
-        let (mut scratch, mut ids) = (Scratch::default(), Vec::new());
+        let mut batch = TextBatch::default();
         b.iter(|| {
             let mut n = 0;
-            for text in &large_texts {
-                large.find(en_idx, black_box(text), &mut scratch, &mut ids);
-                n += ids.len();
+            for chunk in large_texts.chunks(CHUNK) {
+                batch.clear();
+                for text in chunk {
+                    batch.push(en_idx, black_box(text));
+                }
+                large.find_batch(&mut batch);
+                n += (0..batch.len()).map(|i| batch.ids(i).len()).sum::<usize>();
             }
             n
         })

@@ -43,7 +43,7 @@ pub use counts::{CountLine, Counts, CountsReader, merge_files, write_lines};
 pub use error::{Error, Result};
 pub use input::open as open_input;
 pub use matcher::{
-    LanguageMatcher, Matcher, OTHER, Resolved, Scratch, can_ever_match, spaced_entry,
+    LanguageMatcher, Matcher, OTHER, Resolved, TextBatch, can_ever_match, spaced_entry,
 };
 pub use metadata::{LanguageMetadata, MAX_ENTRY_CHARS, Metadata};
 pub use pipeline::{LineStats, NoProgress, Options, Progress, SampleStats, count, sample};

@@ -44,6 +44,11 @@ const CLASS: [u8; 256] = {
 /// one buffer for every text.
 pub fn spacing_into(text: &str, out: &mut String) {
     out.clear();
+    spacing_append(text, out);
+}
+
+/// Reference `spacing(text)`, appended to `out`, so that many texts can share one buffer.
+pub fn spacing_append(text: &str, out: &mut String) {
     out.reserve(text.len() + 8);
     out.push(' ');
     // Every byte `CLASS` acts on is ASCII, so each `i` below is a character boundary and the
@@ -79,6 +84,11 @@ pub fn spacing(text: &str) -> String {
 /// The whole normalisation applied to an alt-text before matching: strip, then `spacing`.
 pub fn normalise_into(text: &str, out: &mut String) {
     spacing_into(python_strip(text), out);
+}
+
+/// [`normalise_into`], appending to `out`.
+pub fn normalise_append(text: &str, out: &mut String) {
+    spacing_append(python_strip(text), out);
 }
 
 #[cfg(test)]

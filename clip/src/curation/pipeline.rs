@@ -8,9 +8,10 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::sync::mpsc::{channel, sync_channel};
 
+use rayon::ThreadPool;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -18,7 +19,7 @@ use super::atomic::AtomicFile;
 use super::counts::Counts;
 use super::error::{Error, Result};
 use super::input::{Batch, read_batches_into};
-use super::matcher::{Matcher, Scratch};
+use super::matcher::{Matcher, TextBatch};
 use super::record::parse_line;
 use super::sample::{Matched, Sampler};
 
@@ -92,93 +93,204 @@ enum Outcome {
 /// What a worker does with a matched record's entry ids.
 #[derive(Clone, Copy)]
 enum Mode<'a> {
-    /// Add them to shared counts; the outcome carries no ids (no allocation per line).
-    Count(&'a [Vec<AtomicU64>]),
+    /// Add them to the counts of the worker's thread; the outcome carries no ids (no
+    /// allocation per line).
+    Count(&'a ThreadCounts),
     /// Keep them, and the record's id, for sampling.
     Sample,
 }
 
-fn classify(
-    matcher: &Matcher,
-    line: &[u8],
-    (scratch, ids): &mut (Scratch, Vec<u32>),
-    mode: Mode<'_>,
-) -> Outcome {
-    // Validation runs over every input byte; the SIMD validator is several times faster.
-    let Ok(line) = simdutf8::basic::from_utf8(line) else {
-        return Outcome::InvalidUtf8;
-    };
-    // A byte-order mark (first line of some files) is not part of the record.
-    let line = line.strip_prefix('\u{feff}').unwrap_or(line);
-    if line.trim().is_empty() {
-        return Outcome::Empty;
-    }
-    let Ok(rec) = parse_line(line) else {
-        return Outcome::Malformed;
-    };
-    let resolved = matcher.resolve(rec.lang.as_deref(), &rec.text);
-    let id = match mode {
-        Mode::Sample => rec.id.into_owned(),
-        Mode::Count(_) => String::new(),
-    };
-    let Some(lang) = resolved.lang else {
-        return Outcome::Record {
-            id,
-            identified: resolved.identified,
-            matched: None,
-            no_metadata: true,
-        };
-    };
-    matcher.find(lang, &rec.text, scratch, ids);
-    let entries = match mode {
-        Mode::Count(counts) => {
-            let counts = &counts[lang as usize];
-            for &e in ids.iter() {
-                counts[e as usize].fetch_add(1, Ordering::Relaxed);
-            }
-            Vec::new()
+/// Counts per pool thread, each added to by its own thread only (plain increments: an
+/// atomic one is a full barrier, which stops the count updates of a chunk from overlapping
+/// their cache misses), summed once the scan is done.
+struct ThreadCounts {
+    per_thread: Vec<Mutex<Counts>>,
+}
+
+impl ThreadCounts {
+    fn new(matcher: &Matcher, threads: usize) -> Self {
+        ThreadCounts {
+            per_thread: (0..threads.max(1))
+                .map(|_| Mutex::new(Counts::zeros(matcher)))
+                .collect(),
         }
-        Mode::Sample => ids.clone(),
-    };
-    Outcome::Record {
-        id,
-        identified: resolved.identified,
-        matched: (!ids.is_empty()).then_some(Matched { lang, entries }),
-        no_metadata: false,
+    }
+
+    /// The counts of the calling pool thread.
+    fn mine(&self) -> std::sync::MutexGuard<'_, Counts> {
+        let i = rayon::current_thread_index().unwrap_or(0) % self.per_thread.len();
+        self.per_thread[i]
+            .lock()
+            .expect("a counting thread panicked")
+    }
+
+    fn sum(self, matcher: &Matcher) -> Counts {
+        let mut total = Counts::zeros(matcher);
+        for c in self.per_thread {
+            total.merge(&c.into_inner().expect("a counting thread panicked"));
+        }
+        total
     }
 }
 
-impl LineStats {
-    fn note(&mut self, matcher: &Matcher, outcome: &Outcome) {
-        self.lines += 1;
+/// Lines matched together ([`Matcher::find_batch`]): enough for their table lookups to
+/// overlap, few enough for the slots they load to stay in L1 cache until they are read.
+const CHUNK_LINES: usize = 16;
+
+/// A record waiting for the matching of its chunk.
+struct Pending {
+    /// Position in the chunk.
+    line: usize,
+    id: String,
+    identified: bool,
+    lang: u32,
+}
+
+/// A rayon task's scratch space, reused from chunk to chunk.
+#[derive(Default)]
+struct Worker {
+    texts: TextBatch,
+    pending: Vec<Pending>,
+}
+
+impl Worker {
+    /// Classifies the lines `first..first + out.len()` of `batch` into `out`.
+    fn classify(
+        &mut self,
+        matcher: &Matcher,
+        batch: &Batch,
+        first: usize,
+        out: &mut [Outcome],
+        mode: Mode<'_>,
+    ) {
+        self.texts.clear();
+        self.pending.clear();
+        for (j, o) in out.iter_mut().enumerate() {
+            *o = self.read(matcher, batch.line(first + j), j, mode);
+        }
+        matcher.find_batch(&mut self.texts);
+        if let Mode::Count(counts) = mode {
+            let mut counts = counts.mine();
+            for (t, p) in self.pending.iter().enumerate() {
+                counts.add(p.lang, self.texts.ids(t));
+            }
+        }
+        for (t, p) in self.pending.drain(..).enumerate() {
+            let ids = self.texts.ids(t);
+            out[p.line] = Outcome::Record {
+                id: p.id,
+                identified: p.identified,
+                matched: (!ids.is_empty()).then(|| Matched {
+                    lang: p.lang,
+                    entries: match mode {
+                        Mode::Count(_) => Vec::new(),
+                        Mode::Sample => ids.to_vec(),
+                    },
+                }),
+                no_metadata: false,
+            };
+        }
+    }
+
+    /// The outcome of a line that needs no matching, or a placeholder for one queued in
+    /// `self.texts`.
+    fn read(&mut self, matcher: &Matcher, line: &[u8], j: usize, mode: Mode<'_>) -> Outcome {
+        // Validation runs over every input byte; the SIMD validator is several times faster.
+        let Ok(line) = simdutf8::basic::from_utf8(line) else {
+            return Outcome::InvalidUtf8;
+        };
+        // A byte-order mark (first line of some files) is not part of the record.
+        let line = line.strip_prefix('\u{feff}').unwrap_or(line);
+        if line.trim().is_empty() {
+            return Outcome::Empty;
+        }
+        let Ok(rec) = parse_line(line) else {
+            return Outcome::Malformed;
+        };
+        let resolved = matcher.resolve(rec.lang.as_deref(), &rec.text);
+        let id = match mode {
+            Mode::Sample => rec.id.into_owned(),
+            Mode::Count(_) => String::new(),
+        };
+        let Some(lang) = resolved.lang else {
+            return Outcome::Record {
+                id,
+                identified: resolved.identified,
+                matched: None,
+                no_metadata: true,
+            };
+        };
+        self.texts.push(lang, &rec.text);
+        self.pending.push(Pending {
+            line: j,
+            id,
+            identified: resolved.identified,
+            lang,
+        });
+        Outcome::Empty
+    }
+}
+
+/// [`LineStats`] being gathered; matched records per language are counted by language
+/// index, and named only at the end.
+struct Tally {
+    stats: LineStats,
+    matched_per_lang: Vec<u64>,
+}
+
+impl Tally {
+    fn new(matcher: &Matcher) -> Self {
+        Tally {
+            stats: LineStats::default(),
+            matched_per_lang: vec![0; matcher.languages().len()],
+        }
+    }
+
+    fn note(&mut self, outcome: &Outcome) {
+        let s = &mut self.stats;
+        s.lines += 1;
         match outcome {
-            Outcome::Empty => self.empty += 1,
-            Outcome::InvalidUtf8 => self.invalid_utf8 += 1,
-            Outcome::Malformed => self.malformed += 1,
+            Outcome::Empty => s.empty += 1,
+            Outcome::InvalidUtf8 => s.invalid_utf8 += 1,
+            Outcome::Malformed => s.malformed += 1,
             Outcome::Record {
                 identified,
                 matched,
                 no_metadata,
                 ..
             } => {
-                self.identified += u64::from(*identified);
+                s.identified += u64::from(*identified);
                 match matched {
                     Some(m) => {
-                        self.matched += 1;
-                        let lang = &matcher.languages()[m.lang as usize].lang;
-                        match self.matched_per_lang.get_mut(lang) {
-                            Some(n) => *n += 1,
-                            None => {
-                                self.matched_per_lang.insert(lang.clone(), 1);
-                            }
-                        }
+                        s.matched += 1;
+                        self.matched_per_lang[m.lang as usize] += 1;
                     }
-                    None if *no_metadata => self.no_metadata += 1,
-                    None => self.unmatched += 1,
+                    None if *no_metadata => s.no_metadata += 1,
+                    None => s.unmatched += 1,
                 }
             }
         }
     }
+
+    fn finish(self, matcher: &Matcher) -> LineStats {
+        let mut stats = self.stats;
+        stats.matched_per_lang = matcher
+            .languages()
+            .iter()
+            .zip(self.matched_per_lang)
+            .filter(|(_, n)| *n > 0)
+            .map(|(l, n)| (l.lang.clone(), n))
+            .collect();
+        stats
+    }
+}
+
+/// The pool that matches, with `opts.threads` threads.
+fn pool(opts: Options) -> Result<ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads)
+        .build()
+        .map_err(|e| Error::Invalid(format!("thread pool: {e}")))
 }
 
 /// Streams the inputs through the matcher and hands each batch's outcomes, in input order,
@@ -186,15 +298,11 @@ impl LineStats {
 fn scan(
     matcher: &Matcher,
     inputs: &[PathBuf],
-    opts: Options,
+    pool: &ThreadPool,
     progress: &dyn Progress,
     mode: Mode<'_>,
     mut consume: impl FnMut(&Batch, &mut Vec<Outcome>) -> Result<()>,
 ) -> Result<()> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.threads)
-        .build()
-        .map_err(|e| Error::Invalid(format!("thread pool: {e}")))?;
     std::thread::scope(|s| {
         let (tx, rx) = sync_channel::<Batch>(2);
         // Batches go back to the reader once consumed, so their buffers are reused.
@@ -213,13 +321,15 @@ fn scan(
         let mut result = Ok(());
         let mut outcomes = Vec::new();
         for batch in rx {
+            outcomes.clear();
+            outcomes.resize_with(batch.len(), || Outcome::Empty);
             pool.install(|| {
-                (0..batch.len())
-                    .into_par_iter()
-                    .map_init(Default::default, |scratch, i| {
-                        classify(matcher, batch.line(i), scratch, mode)
+                outcomes
+                    .par_chunks_mut(CHUNK_LINES)
+                    .enumerate()
+                    .for_each_init(Worker::default, |worker, (c, out)| {
+                        worker.classify(matcher, &batch, c * CHUNK_LINES, out, mode)
                     })
-                    .collect_into_vec(&mut outcomes)
             });
             if let Err(e) = consume(&batch, &mut outcomes) {
                 result = Err(e);
@@ -240,30 +350,23 @@ pub fn count(
     opts: Options,
     progress: &dyn Progress,
 ) -> Result<(Counts, LineStats)> {
-    let atomic: Vec<Vec<AtomicU64>> = matcher
-        .languages()
-        .iter()
-        .map(|l| (0..l.entries.len()).map(|_| AtomicU64::new(0)).collect())
-        .collect();
-    let mut stats = LineStats::default();
+    let pool = pool(opts)?;
+    let counts = ThreadCounts::new(matcher, pool.current_num_threads());
+    let mut tally = Tally::new(matcher);
     scan(
         matcher,
         inputs,
-        opts,
+        &pool,
         progress,
-        Mode::Count(&atomic),
+        Mode::Count(&counts),
         |_, outcomes| {
             for o in outcomes.iter() {
-                stats.note(matcher, o);
+                tally.note(o);
             }
             Ok(())
         },
     )?;
-    let per_lang = atomic
-        .into_iter()
-        .map(|l| l.into_iter().map(AtomicU64::into_inner).collect())
-        .collect();
-    Ok((Counts { per_lang }, stats))
+    Ok((counts.sum(matcher), tally.finish(matcher)))
 }
 
 /// The alt-texts of the image being read: runs of records with one id.
@@ -314,6 +417,7 @@ pub fn sample(
 ) -> Result<SampleStats> {
     let mut writer = AtomicFile::create(out)?;
     let mut stats = SampleStats::default();
+    let mut tally = Tally::new(matcher);
     let mut group = Group {
         id: String::new(),
         lines: Vec::new(),
@@ -322,12 +426,12 @@ pub fn sample(
     scan(
         matcher,
         inputs,
-        opts,
+        &pool(opts)?,
         progress,
         Mode::Sample,
         |batch, outcomes| {
             for (i, o) in outcomes.drain(..).enumerate() {
-                stats.lines.note(matcher, &o);
+                tally.note(&o);
                 let Outcome::Record { id, matched, .. } = o else {
                     continue;
                 };
@@ -345,6 +449,7 @@ pub fn sample(
     )?;
     group.flush(matcher, sampler, epoch, &mut writer, &mut stats)?;
     writer.commit()?;
+    stats.lines = tally.finish(matcher);
     Ok(stats)
 }
 

@@ -53,6 +53,14 @@ pub fn parse_line(line: &str) -> Result<Record<'_>, Malformed> {
 }
 
 fn parse_json(line: &str) -> Result<Record<'_>, Malformed> {
+    match Fast::new(line).record() {
+        Some(rec) => Ok(rec),
+        None => parse_json_serde(line),
+    }
+}
+
+/// Any JSON line, by serde_json.
+fn parse_json_serde(line: &str) -> Result<Record<'_>, Malformed> {
     let rec: JsonRecord<'_> = serde_json::from_str(line).map_err(|_| Malformed::Json)?;
     let raw = rec.id.get();
     let id = if raw.starts_with('"') {
@@ -67,6 +75,105 @@ fn parse_json(line: &str) -> Result<Record<'_>, Malformed> {
         lang: rec.lang,
         text: rec.text,
     })
+}
+
+/// A parser for the shape nearly every line of a shard has, `{"id": ID, "lang": LANG,
+/// "text": TEXT}` in this order, with string values free of escapes; it gives up (`None`) on
+/// anything else, which then goes to serde_json. Parsing a line is a tenth of the time of
+/// matching it, and serde_json takes several times longer on this shape than this does.
+/// Where it gives an answer it is serde_json's: the same grammar (RFC 8259), restricted.
+struct Fast<'a> {
+    line: &'a str,
+    at: usize,
+}
+
+impl<'a> Fast<'a> {
+    fn new(line: &'a str) -> Self {
+        Fast { line, at: 0 }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.line.as_bytes().get(self.at).copied()
+    }
+
+    /// Skips JSON whitespace.
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.at += 1;
+        }
+    }
+
+    /// Whitespace, then `token`.
+    fn eat(&mut self, token: &str) -> Option<()> {
+        self.ws();
+        self.line[self.at..]
+            .starts_with(token)
+            .then(|| self.at += token.len())
+    }
+
+    /// Whitespace, then a string without escapes or control characters; its contents.
+    fn string(&mut self) -> Option<&'a str> {
+        self.eat("\"")?;
+        let start = self.at;
+        let len = self.line.as_bytes()[start..]
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        self.at = start + len;
+        self.eat("\"")?;
+        Some(&self.line[start..start + len])
+    }
+
+    /// Whitespace, then an integer without leading zeros, as written.
+    fn integer(&mut self) -> Option<&'a str> {
+        self.ws();
+        let start = self.at;
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+        }
+        let digits = self.line.as_bytes()[self.at..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        let leading_zero = digits > 1 && self.peek() == Some(b'0');
+        if digits == 0 || leading_zero {
+            return None;
+        }
+        self.at += digits;
+        Some(&self.line[start..self.at])
+    }
+
+    fn record(mut self) -> Option<Record<'a>> {
+        self.eat("{")?;
+        self.eat("\"id\"")?;
+        self.eat(":")?;
+        self.ws();
+        let id = if self.peek() == Some(b'"') {
+            self.string()?
+        } else {
+            self.integer()?
+        };
+        self.eat(",")?;
+        self.eat("\"lang\"")?;
+        self.eat(":")?;
+        self.ws();
+        let lang = if self.peek() == Some(b'n') {
+            self.eat("null")?;
+            None
+        } else {
+            Some(Cow::Borrowed(self.string()?))
+        };
+        self.eat(",")?;
+        self.eat("\"text\"")?;
+        self.eat(":")?;
+        let text = self.string()?;
+        self.eat("}")?;
+        self.ws();
+        (self.at == self.line.len()).then_some(Record {
+            id: Cow::Borrowed(id),
+            lang,
+            text: Cow::Borrowed(text),
+        })
+    }
 }
 
 fn parse_tsv(line: &str) -> Result<Record<'_>, Malformed> {
@@ -118,5 +225,39 @@ mod tests {
         assert_eq!(parse_line(r#"{"id":[1],"text":"x"}"#), Err(Malformed::Json));
         assert_eq!(parse_line(r#"{"id":"a","text":3}"#), Err(Malformed::Json));
         assert_eq!(parse_line("only\ttwo"), Err(Malformed::Tsv));
+    }
+
+    /// The fast parser answers exactly as serde_json on lines of its shape and near misses.
+    #[test]
+    fn fast_path_agrees_with_serde() {
+        let lines = [
+            r#"{"id": "img1", "lang": "en", "text": "a cat"}"#,
+            r#"{"id":17,"lang":null,"text":"x"}"#,
+            r#" {"id" : -3 , "lang" : "" , "text" : "" }  "#,
+            r#"{"id": 0, "lang": "de", "text": "Katze"}"#,
+            r#"{"id": 012, "lang": "de", "text": "Katze"}"#,
+            r#"{"id": 1.5, "lang": "de", "text": "Katze"}"#,
+            r#"{"id": -, "lang": "de", "text": "Katze"}"#,
+            r#"{"id": "a", "lang": "en", "text": "say \"hi\""}"#,
+            r#"{"id": "a", "lang": "en", "text": "caf\u00e9"}"#,
+            "{\"id\": \"a\", \"lang\": \"en\", \"text\": \"tab\there\"}",
+            r#"{"id": "a", "lang": "en", "text": "x"} trailing"#,
+            r#"{"id": "a", "lang": "en", "text": "x",}"#,
+            r#"{"id": "a", "lang": "en", "text": "x", "url": "u"}"#,
+            r#"{"id": "a", "lang": nul, "text": "x"}"#,
+            r#"{"id": "a", "lang": "en", "text": "x""#,
+            r#"{"id": "a", "lang": "en", "text": "日本語"}"#,
+            r#"{"lang": "en", "id": "a", "text": "x"}"#,
+        ];
+        for line in lines {
+            let serde = parse_json_serde(line);
+            if let Some(fast) = Fast::new(line).record() {
+                assert_eq!(Ok(fast), serde, "{line}");
+            }
+            assert_eq!(parse_line(line), serde, "{line}");
+        }
+        assert!(Fast::new(lines[0]).record().is_some());
+        assert!(Fast::new(lines[2]).record().is_some());
+        assert!(Fast::new(lines[4]).record().is_none());
     }
 }

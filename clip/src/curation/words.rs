@@ -11,6 +11,8 @@
 //! entry. The result is the same set of entries as the automaton's overlapping search; the
 //! reference-agreement and fuzz tests check that.
 
+use std::ops::Range;
+
 /// Sentinel id of a key that is only a word-prefix of entries, not an entry.
 const NONE: u32 = u32::MAX;
 /// `Slot::meta` of an empty slot.
@@ -19,8 +21,6 @@ const EMPTY: u32 = 0;
 const PREFIX: u32 = 1 << 15;
 /// Keys up to this many bytes are stored in the slot itself.
 const INLINE: usize = 8;
-/// Words of a text whose first lookup is prefetched before matching starts.
-const PREFETCHED: usize = 64;
 
 /// 16 bytes. A lookup touches one slot; a key of up to 8 bytes (most words) is compared in
 /// the slot, so only longer keys also read the arena. Memory, not arithmetic, bounds the
@@ -191,13 +191,8 @@ impl WordIndex {
         }
     }
 
-    /// (entry id or none, whether the key is a word-prefix of an entry).
-    #[inline]
-    fn get(&self, key: &[u8]) -> Option<(u32, bool)> {
-        self.get_hashed(key, hash(key))
-    }
-
-    /// [`Self::get`] with the key's hash already computed.
+    /// (entry id or none, whether the key is a word-prefix of an entry), for a key whose
+    /// hash is `h`.
     #[inline]
     fn get_hashed(&self, key: &[u8], h: u64) -> Option<(u32, bool)> {
         let mut i = h as usize & self.mask;
@@ -215,67 +210,146 @@ impl WordIndex {
 
     /// Asks the CPU to start loading the slot where a key with hash `h` would be.
     #[inline]
-    fn prefetch(&self, h: u64) {
-        let slot = &self.slots[h as usize & self.mask];
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch is only a hint; the address is of a live slot.
-        unsafe {
-            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            _mm_prefetch::<_MM_HINT_T0>((slot as *const Slot).cast());
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = slot;
+    fn prefetch_slot(&self, h: u64) {
+        prefetch(&self.slots[h as usize & self.mask]);
     }
 
-    /// Pushes onto `ids` the id of every entry equal to a run of words of `spaced` (a
-    /// `spacing()`-normalised text); `spaces` is scratch space.
-    pub fn find(&self, spaced: &str, spaces: &mut Vec<usize>, ids: &mut Vec<u32>) {
-        if self.max_words == 0 {
-            return;
+    /// Asks the CPU to start loading the arena bytes a lookup of `key` (longer than
+    /// [`INLINE`]) will compare against: those of the first slot on its probe sequence whose
+    /// length and hash bits equal the key's. Reads the slots, so it pays once they are loaded.
+    #[inline]
+    fn prefetch_arena(&self, key: &[u8], h: u64) {
+        let meta = meta_of(key, h);
+        let mut i = h as usize & self.mask;
+        loop {
+            let s = &self.slots[i];
+            if s.meta == EMPTY {
+                return;
+            }
+            if s.meta & !PREFIX == meta {
+                prefetch(&self.arena[s.data as usize]);
+                return;
+            }
+            i = (i + 1) & self.mask;
         }
-        let b = spaced.as_bytes();
-        spaces.clear();
-        spaces.extend(
-            b.iter()
-                .enumerate()
-                .filter(|(_, c)| **c == b' ')
-                .map(|(i, _)| i),
-        );
-        // Most lookups wait on a cache miss (a large language's table does not fit in
-        // cache), so first hash every word and prefetch its slot: the misses then overlap
-        // instead of coming one after another.
-        let words = spaces.len().saturating_sub(1);
-        let mut first = [0u64; PREFETCHED];
-        for (k, h) in first.iter_mut().enumerate().take(words) {
-            *h = hash(&b[spaces[k] + 1..spaces[k + 1]]);
-            self.prefetch(*h);
+    }
+}
+
+/// Asks the CPU to start loading the cache line that holds `x`.
+#[inline]
+fn prefetch<T>(x: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint; the address is of a live value.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>((x as *const T).cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
+}
+
+/// A run of words being looked up: the words between spaces `first` and `last` (indices
+/// into [`RunScratch::spaces`]) of text `text`, and the hash of their bytes.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    text: u32,
+    first: u32,
+    last: u32,
+    h: u64,
+}
+
+/// Scratch space for [`find_runs`], reused from call to call.
+#[derive(Debug, Default)]
+pub struct RunScratch {
+    /// Positions of the spaces of every text in the buffer.
+    spaces: Vec<usize>,
+    /// Per text, the end of its spaces in `spaces`.
+    ends: Vec<u32>,
+    runs: Vec<Run>,
+    next: Vec<Run>,
+}
+
+/// For each text `t` (the `spacing()`-normalised bytes `buf[texts[t]]`), pushes onto
+/// `ids[t]` the id of every entry of its table `index(t)` equal to a run of its
+/// space-separated words (with repeats, unsorted).
+///
+/// A lookup in a large table waits on memory: the table of a language with 250,000 entries
+/// is tens of MiB, so most slots a text's words land on are not in cache. So the texts are
+/// looked up together, one run length at a time, in three sweeps over all their runs: hash
+/// each run and prefetch its slot; for runs longer than a slot holds, prefetch the arena
+/// bytes the slot points at; then look up. The loads of one sweep overlap (hundreds in
+/// flight instead of one), and a run is extended by one word, into the next round, only
+/// while it is a word-prefix of some entry.
+pub fn find_runs<'a>(
+    buf: &[u8],
+    texts: &[Range<usize>],
+    index: impl Fn(usize) -> &'a WordIndex,
+    scratch: &mut RunScratch,
+    ids: &mut [Vec<u32>],
+) {
+    let RunScratch {
+        spaces,
+        ends,
+        runs,
+        next,
+    } = scratch;
+    spaces.clear();
+    ends.clear();
+    runs.clear();
+    for (t, text) in texts.iter().enumerate() {
+        let begin = spaces.len();
+        if index(t).max_words > 0 {
+            spaces.extend(
+                buf[text.clone()]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| **c == b' ')
+                    .map(|(i, _)| text.start + i),
+            );
         }
-        for k in 0..words {
-            let start = spaces[k] + 1;
-            if start == spaces[k + 1] {
+        ends.push(spaces.len() as u32);
+        for k in begin..spaces.len().saturating_sub(1) {
+            // An empty word (two spaces in a row) starts no entry.
+            if spaces[k] + 1 < spaces[k + 1] {
+                runs.push(Run {
+                    text: t as u32,
+                    first: k as u32,
+                    last: k as u32 + 1,
+                    h: 0,
+                });
+            }
+        }
+    }
+    let key = |r: &Run| &buf[spaces[r.first as usize] + 1..spaces[r.last as usize]];
+    while !runs.is_empty() {
+        for r in runs.iter_mut() {
+            r.h = hash(key(r));
+            index(r.text as usize).prefetch_slot(r.h);
+        }
+        for r in runs.iter() {
+            let k = key(r);
+            if k.len() > INLINE {
+                index(r.text as usize).prefetch_arena(k, r.h);
+            }
+        }
+        next.clear();
+        for r in runs.iter() {
+            let index = index(r.text as usize);
+            let Some((id, prefix)) = index.get_hashed(key(r), r.h) else {
                 continue;
+            };
+            if id != NONE {
+                ids[r.text as usize].push(id);
             }
-            let last = spaces.len().min(k + 1 + self.max_words);
-            for (n, &end) in spaces[k + 1..last].iter().enumerate() {
-                let key = &b[start..end];
-                let found = if n == 0 && k < PREFETCHED {
-                    self.get_hashed(key, first[k])
-                } else {
-                    self.get(key)
-                };
-                match found {
-                    Some((id, prefix)) => {
-                        if id != NONE {
-                            ids.push(id);
-                        }
-                        if !prefix {
-                            break;
-                        }
-                    }
-                    None => break,
-                }
+            let words = (r.last - r.first) as usize;
+            if prefix && words < index.max_words && r.last + 1 < ends[r.text as usize] {
+                next.push(Run {
+                    last: r.last + 1,
+                    ..*r
+                });
             }
         }
+        std::mem::swap(runs, next);
     }
 }
 
@@ -284,11 +358,19 @@ mod tests {
     use super::*;
 
     fn find(entries: &[&str], text: &str) -> Vec<u32> {
+        let text_bytes = text.as_bytes();
         let idx = WordIndex::new(entries.iter().enumerate().map(|(i, e)| (i as u32, *e)));
-        let mut ids = Vec::new();
-        idx.find(text, &mut Vec::new(), &mut ids);
-        ids.sort();
-        ids
+        let mut ids = vec![Vec::new()];
+        let texts = [0..text.len()];
+        find_runs(
+            text_bytes,
+            &texts,
+            |_| &idx,
+            &mut RunScratch::default(),
+            &mut ids,
+        );
+        ids[0].sort();
+        ids.pop().unwrap()
     }
 
     #[test]
@@ -327,5 +409,22 @@ mod tests {
         let e = ["hot dog stand", "hot"];
         assert_eq!(find(&e, " hot dog stand "), [0, 1]);
         assert_eq!(find(&e, " hot dog "), [1]);
+    }
+
+    #[test]
+    fn texts_of_several_tables_in_one_call() {
+        let en = WordIndex::new([(0, "new"), (1, "new york"), (2, "york city")]);
+        let de = WordIndex::new([(0, "neu"), (1, "new york")]);
+        let buf = b" new york city  neu new york  x ";
+        let texts = [0..15, 15..29, 29..32];
+        let index = |t: usize| if t == 1 { &de } else { &en };
+        let mut ids = vec![Vec::new(); 3];
+        let mut scratch = RunScratch::default();
+        for _ in 0..2 {
+            ids.iter_mut().for_each(Vec::clear);
+            find_runs(buf, &texts, index, &mut scratch, &mut ids);
+            ids.iter_mut().for_each(|v| v.sort());
+            assert_eq!(ids, [vec![0, 1, 2], vec![0, 1], vec![]]);
+        }
     }
 }
