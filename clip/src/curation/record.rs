@@ -115,9 +115,12 @@ impl<'a> Fast<'a> {
     fn string(&mut self) -> Option<&'a str> {
         self.eat("\"")?;
         let start = self.at;
-        let len = self.line.as_bytes()[start..]
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        let rest = &self.line.as_bytes()[start..];
+        let len = memchr::memchr2(b'"', b'\\', rest)?;
+        // A branch-free test the compiler vectorises; JSON forbids raw control characters.
+        if rest[..len].iter().fold(false, |bad, &b| bad | (b < 0x20)) {
+            return None;
+        }
         self.at = start + len;
         self.eat("\"")?;
         Some(&self.line[start..start + len])

@@ -299,13 +299,7 @@ pub fn find_runs<'a>(
     for (t, text) in texts.iter().enumerate() {
         let begin = spaces.len();
         if index(t).max_words > 0 {
-            spaces.extend(
-                buf[text.clone()]
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, c)| **c == b' ')
-                    .map(|(i, _)| text.start + i),
-            );
+            spaces.extend(memchr::memchr_iter(b' ', &buf[text.clone()]).map(|i| text.start + i));
         }
         ends.push(spaces.len() as u32);
         for k in begin..spaces.len().saturating_sub(1) {
