@@ -10,20 +10,22 @@
 //!
 //! kiln splits each language's entries in two: entries padded on both sides are found by
 //! their words ([`WordIndex`], the same result much faster), the others (those touching a
-//! script without spaces or punctuation: CJK, Thai, `:)`, `$5`, …) by an Aho-Corasick
-//! automaton (the `aho-corasick` crate) over their spaced forms.
+//! script without spaces or punctuation: CJK, Thai, `:)`, `$5`, …) as substrings of the
+//! spaced text ([`UnpaddedIndex`]: an Aho-Corasick automaton of the `aho-corasick` crate
+//! where there are many). Texts are matched in batches ([`Matcher::find_batch`]) so that the
+//! memory loads of their lookups overlap.
 
 use std::collections::HashMap;
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use rayon::prelude::*;
 
-use super::error::{Error, Result};
+use super::error::Result;
 use super::lang::{identify, normalise_tag};
 use super::metadata::Metadata;
 use super::normalise::normalise_append;
 use super::script::is_cjk_or_similar;
+use super::unpadded::UnpaddedIndex;
 use super::words::{RunScratch, WordIndex, find_runs};
 
 /// Language code of the catch-all metadata list, used (when present) for texts whose
@@ -70,71 +72,8 @@ pub struct LanguageMatcher {
     pub entries: Vec<String>,
     /// Entries padded on both sides, found by their words.
     words: WordIndex,
-    /// The other entries, with `unpadded_ids[pattern]` their entry ids.
-    automaton: Option<AhoCorasick>,
-    unpadded_ids: Vec<u32>,
-    /// What a text must contain for the automaton to find anything.
-    required: Required,
-}
-
-/// Byte strings at least one of which a text must contain for any automaton entry to occur
-/// in it: for each entry, the two bytes of its spaced form at a side without a space (or
-/// its only byte). The automaton's patterns mostly start with a space, so it cannot skip
-/// ahead itself and costs about as much on a text with no match as on one with; this check
-/// rules most texts out (in English, 92 % of them: the `-` of "ill-equipped" does not run
-/// it, as no entry ends in "l-").
-#[derive(Debug, Clone, Default)]
-struct Required {
-    /// Bit `b`: byte `b` is the byte at the unpadded side of some pattern; only where the
-    /// text has one of these (rare: punctuation, mostly) are pairs looked at.
-    edge: [u64; 4],
-    /// Bit `b`: byte `b` alone is a pattern.
-    single: [u64; 4],
-    /// Bit `a * 256 + b`: the pair `a b` is required by some pattern.
-    pairs: Vec<u64>,
-}
-
-#[inline]
-fn bit(set: &[u64], i: usize) -> bool {
-    set[i / 64] >> (i % 64) & 1 == 1
-}
-
-fn set_bit(set: &mut [u64], i: usize) {
-    set[i / 64] |= 1 << (i % 64);
-}
-
-impl Required {
-    /// Adds a pattern (an entry's spaced form, at least one side without a space).
-    fn add(&mut self, spaced: &[u8]) {
-        if self.pairs.is_empty() {
-            self.pairs = vec![0; 65_536 / 64];
-        }
-        let (edge, pair) = match spaced {
-            [] => return,
-            [b] => {
-                set_bit(&mut self.edge, *b as usize);
-                set_bit(&mut self.single, *b as usize);
-                return;
-            }
-            // The side without a space: the end, else the start.
-            [.., a, b] if *b != b' ' => (*b, (*a, *b)),
-            [a, b, ..] => (*a, (*a, *b)),
-        };
-        set_bit(&mut self.edge, edge as usize);
-        set_bit(&mut self.pairs, pair.0 as usize * 256 + pair.1 as usize);
-    }
-
-    /// Whether `text` contains a required byte or pair.
-    fn any_in(&self, text: &[u8]) -> bool {
-        let pair = |a: u8, b: u8| bit(&self.pairs, a as usize * 256 + b as usize);
-        (0..text.len()).any(|i| {
-            let c = text[i];
-            bit(&self.edge, c as usize)
-                && (bit(&self.single, c as usize)
-                    || (i > 0 && pair(text[i - 1], c))
-                    || (i + 1 < text.len() && pair(c, text[i + 1])))
-        })
-    }
+    /// The other entries.
+    unpadded: UnpaddedIndex,
 }
 
 /// Which language a record was matched in.
@@ -215,8 +154,7 @@ impl TextBatch {
 
 impl LanguageMatcher {
     fn build(lang: &str, entries: &[String]) -> Result<Self> {
-        let (mut padded, mut unpadded_ids) = (Vec::new(), Vec::new());
-        let mut required = Required::default();
+        let (mut padded, mut unpadded) = (Vec::new(), Vec::new());
         for (i, e) in entries.iter().enumerate() {
             let spaced = spaced_entry(e);
             if !can_ever_match(&spaced) {
@@ -225,58 +163,15 @@ impl LanguageMatcher {
             if spaced.len() == e.len() + 2 {
                 padded.push((i as u32, e.as_str()));
             } else {
-                unpadded_ids.push(i as u32);
-                required.add(spaced.as_bytes());
+                unpadded.push((i as u32, spaced));
             }
         }
-        let words = WordIndex::new(padded.iter().copied());
-        let automaton = if unpadded_ids.is_empty() {
-            None
-        } else {
-            // A DFA of thousands of patterns (Chinese, Japanese, Thai) takes tens of MiB and
-            // misses the cache at every byte: Thai texts matched 3× faster, Chinese 1.2×, with
-            // the far smaller contiguous NFA. Small pattern sets keep the DFA.
-            let kind = if unpadded_ids.len() <= 100 {
-                AhoCorasickKind::DFA
-            } else {
-                AhoCorasickKind::ContiguousNFA
-            };
-            let patterns = unpadded_ids
-                .iter()
-                .map(|&i| spaced_entry(&entries[i as usize]));
-            let ac = AhoCorasick::builder()
-                .match_kind(MatchKind::Standard)
-                .kind(Some(kind))
-                .build(patterns)
-                .map_err(|e| Error::Automaton {
-                    lang: lang.to_owned(),
-                    message: e.to_string(),
-                })?;
-            Some(ac)
-        };
         Ok(LanguageMatcher {
             lang: lang.to_owned(),
             entries: entries.to_vec(),
-            words,
-            automaton,
-            unpadded_ids,
-            required,
+            words: WordIndex::new(padded.iter().copied()),
+            unpadded: UnpaddedIndex::new(lang, unpadded)?,
         })
-    }
-
-    /// Pushes onto `ids` the ids of the automaton's entries (those with a side without a
-    /// space) found in `spaced`, a `spacing()`-normalised text.
-    fn find_unpadded(&self, spaced: &str, ids: &mut Vec<u32>) {
-        if let Some(ac) = self
-            .automaton
-            .as_ref()
-            .filter(|_| self.required.any_in(spaced.as_bytes()))
-        {
-            ids.extend(
-                ac.find_overlapping_iter(spaced)
-                    .map(|m| self.unpadded_ids[m.pattern().as_usize()]),
-            );
-        }
     }
 }
 
@@ -347,7 +242,7 @@ impl Matcher {
         let language = |t: usize| &self.languages[langs[t] as usize];
         find_runs(buf.as_bytes(), ranges, |t| &language(t).words, runs, ids);
         for (t, ids) in ids.iter_mut().enumerate() {
-            language(t).find_unpadded(&buf[ranges[t].clone()], ids);
+            language(t).unpadded.find(&buf[ranges[t].clone()], ids);
             ids.sort_unstable();
             ids.dedup();
         }
@@ -420,21 +315,6 @@ mod tests {
         assert!(can_ever_match("?"));
         let m = matcher(&[("en", &["x ,", "U.S.", "a . b"])]);
         assert_eq!(m.matched_entries("en", "x, a.b U.S."), ["x ,", "a . b"]);
-    }
-
-    #[test]
-    fn required_bytes_rule_out_texts() {
-        let mut r = Required::default();
-        for p in [" anti-", "'tis ", "!", "東京"] {
-            r.add(p.as_bytes());
-        }
-        assert!(r.any_in(b" anti-war "));
-        assert!(!r.any_in(b" ill-equipped o'clock "));
-        assert!(r.any_in(b" 'tis "));
-        assert!(r.any_in(b" wow ! "));
-        assert!(r.any_in(" 在東京 ".as_bytes()));
-        assert!(!r.any_in(" 在東 ".as_bytes()));
-        assert!(!Required::default().any_in(b" anything "));
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub mod report;
 mod rng;
 mod sample;
 pub mod script;
+mod unpadded;
 mod words;
 
 pub use atomic::{AtomicFile, write_atomic};
