@@ -15,6 +15,7 @@ use super::atomic::AtomicFile;
 use super::error::{Error, Result};
 use super::input;
 use super::matcher::Matcher;
+use super::words::prefetch;
 
 /// Counts of every entry of every language of a [`Matcher`], indexed like it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +41,15 @@ impl Counts {
                 .iter()
                 .map(|l| vec![0; l.entries.len()])
                 .collect(),
+        }
+    }
+
+    /// Asks the CPU to start loading the counters that [`Self::add`] with the same
+    /// arguments increments, so that the cache misses of many texts' counters overlap.
+    pub(crate) fn prefetch(&self, lang: u32, ids: &[u32]) {
+        let counts = &self.per_lang[lang as usize];
+        for &id in ids {
+            prefetch(&counts[id as usize]);
         }
     }
 

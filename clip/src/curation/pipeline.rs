@@ -172,6 +172,9 @@ impl Worker {
         if let Mode::Count(counts) = mode {
             let mut counts = counts.mine();
             for (t, p) in self.pending.iter().enumerate() {
+                counts.prefetch(p.lang, self.texts.ids(t));
+            }
+            for (t, p) in self.pending.iter().enumerate() {
                 counts.add(p.lang, self.texts.ids(t));
             }
         }

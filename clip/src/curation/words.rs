@@ -237,7 +237,7 @@ impl WordIndex {
 
 /// Asks the CPU to start loading the cache line that holds `x`.
 #[inline]
-fn prefetch<T>(x: &T) {
+pub(super) fn prefetch<T>(x: &T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is only a hint; the address is of a live value.
     unsafe {
