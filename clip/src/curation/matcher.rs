@@ -15,10 +15,10 @@
 //! where there are many). Texts are matched in batches ([`Matcher::find_batch`]) so that the
 //! memory loads of their lookups overlap.
 
-use std::collections::HashMap;
 use std::ops::Range;
 
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 
 use super::error::Result;
 use super::lang::{identify, normalise_tag};
@@ -89,7 +89,8 @@ pub struct Resolved {
 #[derive(Debug, Clone)]
 pub struct Matcher {
     languages: Vec<LanguageMatcher>,
-    index: HashMap<String, u32>,
+    /// Language code → index; looked up for every record, hence the fast hash.
+    index: FxHashMap<String, u32>,
     other: Option<u32>,
 }
 
@@ -183,7 +184,7 @@ impl Matcher {
             .par_iter()
             .map(|l| LanguageMatcher::build(&l.lang, &l.entries))
             .collect::<Result<Vec<_>>>()?;
-        let index: HashMap<String, u32> = languages
+        let index: FxHashMap<String, u32> = languages
             .iter()
             .enumerate()
             .map(|(i, l)| (l.lang.clone(), i as u32))

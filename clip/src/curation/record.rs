@@ -103,7 +103,9 @@ impl<'a> Fast<'a> {
         }
     }
 
-    /// Whitespace, then `token`.
+    /// Whitespace, then `token`. Inlined so that each call compares with a constant of
+    /// known length, without a call to `memcmp`.
+    #[inline(always)]
     fn eat(&mut self, token: &str) -> Option<()> {
         self.ws();
         self.line[self.at..]
