@@ -21,6 +21,8 @@ pub const BATCH_BYTES: usize = 8 << 20;
 pub struct Batch {
     data: Vec<u8>,
     ends: Vec<usize>,
+    /// Whether all of `data` is valid UTF-8.
+    utf8: bool,
 }
 
 impl Batch {
@@ -45,6 +47,19 @@ impl Batch {
         let mut line = &self.data[start..self.ends[i]];
         line = line.strip_suffix(b"\n").unwrap_or(line);
         line.strip_suffix(b"\r").unwrap_or(line)
+    }
+
+    /// Line `i` as text, or `None` if it is not valid UTF-8.
+    pub fn line_str(&self, i: usize) -> Option<&str> {
+        let line = self.line(i);
+        if self.utf8 {
+            // SAFETY: all of `data` is valid UTF-8 (checked when the batch was filled), and
+            // a line is cut from it at ASCII bytes (`\n`, `\r`), which never fall inside a
+            // multi-byte character, so the line is valid UTF-8 too.
+            Some(unsafe { std::str::from_utf8_unchecked(line) })
+        } else {
+            simdutf8::basic::from_utf8(line).ok()
+        }
     }
 }
 
@@ -80,6 +95,10 @@ pub fn read_batches(inputs: &[PathBuf], sink: impl FnMut(Batch) -> Result<()>) -
 
 /// [`read_batches`], filling batches that `fresh` hands out (cleared first), so that a caller
 /// can recycle the buffers of batches it is done with instead of allocating new ones.
+///
+/// Input is copied into a batch a buffer at a time and split into lines by one vectorised
+/// search per buffer, not line by line; the bytes after a full batch's last line start the
+/// next batch.
 pub fn read_batches_into(
     inputs: &[PathBuf],
     mut fresh: impl FnMut() -> Batch,
@@ -87,26 +106,56 @@ pub fn read_batches_into(
 ) -> Result<()> {
     for path in inputs {
         let mut reader = open(path)?;
-        let mut line_no: u64 = 0;
+        let mut lines_before: u64 = 0;
+        let mut carry = Vec::new();
+        let mut eof = false;
         loop {
             let mut batch = fresh();
             batch.data.clear();
             batch.ends.clear();
-            while batch.ends.len() < BATCH_LINES && batch.data.len() < BATCH_BYTES {
-                let n = reader
-                    .read_until(b'\n', &mut batch.data)
-                    .map_err(|source| Error::IoAt {
-                        path: path.clone(),
-                        line: line_no + 1,
-                        source,
-                    })?;
-                if n == 0 {
+            batch.data.extend_from_slice(&carry);
+            carry.clear();
+            // Bytes of `batch.data` already searched for line ends.
+            let mut searched = 0;
+            loop {
+                let mut full = false;
+                for i in memchr::memchr_iter(b'\n', &batch.data[searched..]) {
+                    let end = searched + i + 1;
+                    batch.ends.push(end);
+                    if batch.ends.len() >= BATCH_LINES || end >= BATCH_BYTES {
+                        full = true;
+                        break;
+                    }
+                }
+                if full {
+                    let end = *batch.ends.last().expect("a line");
+                    carry.extend_from_slice(&batch.data[end..]);
+                    batch.data.truncate(end);
                     break;
                 }
-                line_no += 1;
-                batch.ends.push(batch.data.len());
+                searched = batch.data.len();
+                if eof {
+                    // A last line without a line end.
+                    if batch.ends.last().copied().unwrap_or(0) < batch.data.len() {
+                        batch.ends.push(batch.data.len());
+                    }
+                    break;
+                }
+                let line = lines_before + batch.ends.len() as u64 + 1;
+                let chunk = reader.fill_buf().map_err(|source| Error::IoAt {
+                    path: path.clone(),
+                    line,
+                    source,
+                })?;
+                eof = chunk.is_empty();
+                batch.data.extend_from_slice(chunk);
+                let n = chunk.len();
+                reader.consume(n);
             }
-            let done = batch.ends.len() < BATCH_LINES && batch.data.len() < BATCH_BYTES;
+            lines_before += batch.ends.len() as u64;
+            // Validating a whole batch at once is far cheaper than line by line.
+            batch.utf8 = simdutf8::basic::from_utf8(&batch.data).is_ok();
+            let done = eof && carry.is_empty();
             if !batch.is_empty() {
                 sink(batch)?;
             }
@@ -147,6 +196,53 @@ mod tests {
         assert_eq!(got.len(), 2);
         assert_eq!(got[0], [&b"one"[..], b"two", b"", b"three"]);
         assert_eq!(got[1], [&b"x\ty\tz"[..]]);
+    }
+
+    /// Lines cut across the input buffers and across batches (by line count and by bytes)
+    /// come out whole, in order, each once.
+    #[test]
+    fn batches_split_at_line_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("many.tsv");
+        let mut want = Vec::new();
+        for i in 0..40_000 {
+            let len = if i % 4_000 == 7 { 3_000 } else { i % 97 };
+            want.push(format!("{i}\t{}", "é".repeat(len)).into_bytes());
+        }
+        // 9,000 lines of 1 KiB: past BATCH_BYTES before BATCH_LINES.
+        for i in 0..9_000 {
+            want.push(format!("{i:<1023}").into_bytes());
+        }
+        let mut bytes = want.join(&b"\n"[..]);
+        bytes.extend_from_slice(b"\r\nlast line, no line end");
+        want.push(b"last line, no line end".to_vec());
+        std::fs::write(&path, &bytes).unwrap();
+        let batches = collect(&[path]);
+        assert!(batches.len() >= 4);
+        assert_eq!(batches[0].len(), BATCH_LINES);
+        assert!(
+            batches
+                .iter()
+                .any(|b| b.len() < BATCH_LINES - 1 && b.len() > 1000)
+        );
+        assert_eq!(batches.concat(), want);
+    }
+
+    #[test]
+    fn invalid_utf8_marks_only_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.tsv");
+        std::fs::write(&path, b"1\ten\tcaf\xc3\xa9\n2\ten\tbad \xff\n3\ten\tok").unwrap();
+        let mut lines = Vec::new();
+        read_batches(&[path], |b| {
+            lines.extend((0..b.len()).map(|i| b.line_str(i).map(str::to_owned)));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            lines,
+            [Some("1\ten\tcafé".into()), None, Some("3\ten\tok".into())]
+        );
     }
 
     #[test]

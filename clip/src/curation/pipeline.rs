@@ -166,7 +166,7 @@ impl Worker {
         self.texts.clear();
         self.pending.clear();
         for (j, o) in out.iter_mut().enumerate() {
-            *o = self.read(matcher, batch.line(first + j), j, mode);
+            *o = self.read(matcher, batch.line_str(first + j), j, mode);
         }
         matcher.find_batch(&mut self.texts);
         if let Mode::Count(counts) = mode {
@@ -197,9 +197,8 @@ impl Worker {
 
     /// The outcome of a line that needs no matching, or a placeholder for one queued in
     /// `self.texts`.
-    fn read(&mut self, matcher: &Matcher, line: &[u8], j: usize, mode: Mode<'_>) -> Outcome {
-        // Validation runs over every input byte; the SIMD validator is several times faster.
-        let Ok(line) = simdutf8::basic::from_utf8(line) else {
+    fn read(&mut self, matcher: &Matcher, line: Option<&str>, j: usize, mode: Mode<'_>) -> Outcome {
+        let Some(line) = line else {
             return Outcome::InvalidUtf8;
         };
         // A byte-order mark (first line of some files) is not part of the record.
