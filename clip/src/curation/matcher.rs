@@ -241,7 +241,11 @@ impl Matcher {
         } = batch;
         let ids = &mut ids[..langs.len()];
         let language = |t: usize| &self.languages[langs[t] as usize];
+        // Padding, so that every word can be read by one 8-byte load (`find_runs`).
+        let len = buf.len();
+        buf.push_str("\0\0\0\0\0\0\0\0");
         find_runs(buf.as_bytes(), ranges, |t| &language(t).words, runs, ids);
+        buf.truncate(len);
         for (t, ids) in ids.iter_mut().enumerate() {
             language(t).unpadded.find(&buf[ranges[t].clone()], ids);
             ids.sort_unstable();

@@ -73,9 +73,10 @@ fn inline(key: &[u8]) -> u64 {
     }
 }
 
-/// `meta` bits of a key, prefix flag clear.
-fn meta_of(key: &[u8], h: u64) -> u32 {
-    ((h >> 48) as u32) << 16 | (key.len() as u32 + 1)
+/// `meta` bits of a key of `len` bytes, prefix flag clear.
+#[inline]
+fn meta_of(len: usize, h: u64) -> u32 {
+    ((h >> 48) as u32) << 16 | (len as u32 + 1)
 }
 
 /// `a == b` for slices of equal length, eight bytes at a time: keys are short (tens of
@@ -94,25 +95,50 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     inline(ca.remainder()) == inline(cb.remainder())
 }
 
-fn hash(bytes: &[u8]) -> u64 {
-    const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h = bytes.len() as u64;
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-        let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        h = (h.rotate_left(5) ^ inline(rest)).wrapping_mul(K);
-    }
-    // MurmurHash3's 64-bit finaliser: every output bit depends on every input bit, so the
-    // low bits used as the table index are well spread.
+/// One step of the key hash: folds in the next (zero-padded) 8 bytes of the key.
+#[inline]
+fn mix(h: u64, w: u64) -> u64 {
+    (h.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95)
+}
+
+/// MurmurHash3's 64-bit finaliser: every output bit depends on every input bit, so the low
+/// bits used as the table index are well spread.
+#[inline]
+fn finish(mut h: u64) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 33;
     h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
     h ^ (h >> 33)
+}
+
+/// The hash of a key: its length, then its bytes as zero-padded little-endian words.
+fn hash(bytes: &[u8]) -> u64 {
+    let mut h = bytes.len() as u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        h = mix(h, u64::from_le_bytes(c.try_into().expect("8 bytes")));
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        h = mix(h, inline(rest));
+    }
+    finish(h)
+}
+
+/// [`inline`] of the `n ≤ 8` bytes at `buf[start..]` by one unaligned load and a mask,
+/// without the branches on `n` (a lookup's most mispredicted branches, word lengths being
+/// random), where `buf` holds 8 bytes from `start`; [`find_runs`]'s caller pads its buffer
+/// so that it does.
+#[inline]
+fn inline_at(buf: &[u8], start: usize, n: usize) -> u64 {
+    match buf.get(start..start + 8) {
+        Some(b) => {
+            let w = u64::from_le_bytes(b.try_into().expect("8 bytes"));
+            w & u64::MAX.checked_shr(64 - 8 * n as u32).unwrap_or(0)
+        }
+        None => inline(&buf[start..start + n]),
+    }
 }
 
 impl WordIndex {
@@ -171,7 +197,7 @@ impl WordIndex {
         let prefix = if id == NONE { PREFIX } else { 0 };
         self.slots[i] = Slot {
             data,
-            meta: meta_of(key, h) | prefix,
+            meta: meta_of(key.len(), h) | prefix,
             id,
         };
     }
@@ -180,7 +206,7 @@ impl WordIndex {
     #[inline]
     fn matches(&self, i: usize, key: &[u8], h: u64) -> bool {
         let s = &self.slots[i];
-        if s.meta & !PREFIX != meta_of(key, h) {
+        if s.meta & !PREFIX != meta_of(key.len(), h) {
             return false;
         }
         if key.len() <= INLINE {
@@ -208,6 +234,23 @@ impl WordIndex {
         }
     }
 
+    /// [`Self::get_hashed`] for a key of `len ≤ INLINE` bytes given as its slot form `word`.
+    #[inline]
+    fn get_inline(&self, len: usize, word: u64, h: u64) -> Option<(u32, bool)> {
+        let meta = meta_of(len, h);
+        let mut i = h as usize & self.mask;
+        loop {
+            let s = &self.slots[i];
+            if s.meta == EMPTY {
+                return None;
+            }
+            if s.meta & !PREFIX == meta && s.data == word {
+                return Some((s.id, s.meta & PREFIX != 0));
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
     /// Asks the CPU to start loading the slot where a key with hash `h` would be.
     #[inline]
     fn prefetch_slot(&self, h: u64) {
@@ -219,7 +262,7 @@ impl WordIndex {
     /// length and hash bits equal the key's. Reads the slots, so it pays once they are loaded.
     #[inline]
     fn prefetch_arena(&self, key: &[u8], h: u64) {
-        let meta = meta_of(key, h);
+        let meta = meta_of(key.len(), h);
         let mut i = h as usize & self.mask;
         loop {
             let s = &self.slots[i];
@@ -282,6 +325,8 @@ struct Run {
     first: u32,
     last: u32,
     h: u64,
+    /// The key in slot form, if it is at most [`INLINE`] bytes long.
+    word: u64,
 }
 
 /// Scratch space for [`find_runs`], reused from call to call.
@@ -336,6 +381,7 @@ pub fn find_runs<'a>(
                     first: k as u32,
                     last: k as u32 + 1,
                     h: 0,
+                    word: 0,
                 });
             }
         }
@@ -343,7 +389,14 @@ pub fn find_runs<'a>(
     let key = |r: &Run| &buf[spaces[r.first as usize] + 1..spaces[r.last as usize]];
     while !runs.is_empty() {
         for r in runs.iter_mut() {
-            r.h = hash(key(r));
+            let (start, end) = (spaces[r.first as usize] + 1, spaces[r.last as usize]);
+            let len = end - start;
+            if len <= INLINE {
+                r.word = inline_at(buf, start, len);
+                r.h = finish(mix(len as u64, r.word));
+            } else {
+                r.h = hash(&buf[start..end]);
+            }
             index(r.text as usize).prefetch_slot(r.h);
         }
         for r in runs.iter() {
@@ -355,7 +408,13 @@ pub fn find_runs<'a>(
         next.clear();
         for r in runs.iter() {
             let index = index(r.text as usize);
-            let Some((id, prefix)) = index.get_hashed(key(r), r.h) else {
+            let k = key(r);
+            let found = if k.len() <= INLINE {
+                index.get_inline(k.len(), r.word, r.h)
+            } else {
+                index.get_hashed(k, r.h)
+            };
+            let Some((id, prefix)) = found else {
                 continue;
             };
             if id != NONE {
@@ -466,5 +525,22 @@ mod tests {
             push_spaces(text, 3, &mut got);
             assert_eq!(got, want, "{text:?}");
         }
+    }
+
+    /// The branch-free forms of a short key equal the plain ones, so lookups by text find
+    /// what was inserted from the metadata.
+    #[test]
+    fn short_keys_read_from_a_padded_buffer() {
+        let buf = b"  ab cdefgh xyz\0\0\0\0\0\0\0\0";
+        for start in 0..12 {
+            for n in 1..=8usize.min(buf.len() - 8 - start) {
+                let key = &buf[start..start + n];
+                let w = inline_at(buf, start, n);
+                assert_eq!(w, inline(key));
+                assert_eq!(finish(mix(n as u64, w)), hash(key), "{key:?}");
+            }
+        }
+        // Near the end of an unpadded buffer the plain form is used.
+        assert_eq!(inline_at(b"abc", 1, 2), inline(b"bc"));
     }
 }
