@@ -119,4 +119,46 @@ mod tests {
         normalise_into("  Hello, world!  ", &mut buf);
         assert_eq!(buf, " Hello ,  world !  ");
     }
+
+    /// The eight-bytes-at-a-time `spacing` equals the reference's loop, character by
+    /// character, on texts of every length mixing the bytes it acts on with others.
+    #[test]
+    fn spacing_equals_the_plain_loop() {
+        let plain = |text: &str| {
+            let mut out = String::from(" ");
+            for c in text.chars() {
+                match c {
+                    ',' | '.' | ';' | ':' | '?' | '!' | '`' => {
+                        out.push(' ');
+                        out.push(c);
+                        out.push(' ');
+                    }
+                    '\t' | '\n' | '\r' => out.push(' '),
+                    _ => out.push(c),
+                }
+            }
+            out.push(' ');
+            out
+        };
+        let alphabet = [
+            'a', ' ', ',', '.', '\t', '\n', '東', 'é', '!', '`', ';', 'z', ':', '?', '\r',
+        ];
+        let mut state = 12345u64;
+        let mut buf = String::new();
+        for len in 0..40 {
+            for _ in 0..50 {
+                let text: String = (0..len)
+                    .map(|_| {
+                        state = state
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        alphabet[(state >> 33) as usize % alphabet.len()]
+                    })
+                    .collect();
+                buf.clear();
+                spacing_append(&text, &mut buf);
+                assert_eq!(buf, plain(&text), "{text:?}");
+            }
+        }
+    }
 }
