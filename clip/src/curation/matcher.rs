@@ -141,11 +141,6 @@ impl TextBatch {
         self.langs.is_empty()
     }
 
-    /// Text `i` after normalisation.
-    pub fn spaced(&self, i: usize) -> &str {
-        &self.buf[self.ranges[i].clone()]
-    }
-
     /// Entry ids matched by text `i`, sorted, without repeats (once [`Matcher::find_batch`]
     /// has run).
     pub fn ids(&self, i: usize) -> &[u32] {

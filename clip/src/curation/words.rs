@@ -440,10 +440,10 @@ mod tests {
         let text_bytes = text.as_bytes();
         let idx = WordIndex::new(entries.iter().enumerate().map(|(i, e)| (i as u32, *e)));
         let mut ids = vec![Vec::new()];
-        let texts = [0..text.len()];
+        let range = 0..text.len();
         find_runs(
             text_bytes,
-            &texts,
+            std::slice::from_ref(&range),
             |_| &idx,
             &mut RunScratch::default(),
             &mut ids,
