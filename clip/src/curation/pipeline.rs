@@ -3,8 +3,10 @@
 //! MetaCLIP 2 (arXiv 2507.22062, §3.1) curates in three stages, each shardable: count matches
 //! per shard (reference `curate.py:count_per_shard`), sum the counts (`global_count`), then
 //! sample each shard against the global probabilities (`curate`). One reader thread streams
-//! batches of lines; a rayon pool parses and matches them in parallel; results are consumed in
-//! input order, so outputs do not depend on the number of threads.
+//! batches of lines; a rayon pool parses and matches them in parallel, 16 lines at a time
+//! (whose table lookups overlap), each thread counting into counts of its own; results are
+//! consumed in input order and counts summed at the end, so outputs do not depend on the
+//! number of threads.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
