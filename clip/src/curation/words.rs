@@ -217,38 +217,37 @@ impl WordIndex {
         }
     }
 
-    /// (entry id or none, whether the key is a word-prefix of an entry), for a key whose
-    /// hash is `h`.
+    /// The first occupied slot on the probe sequence of hash `h` that `hit` accepts, or
+    /// `None` once an empty slot ends the sequence.
     #[inline]
-    fn get_hashed(&self, key: &[u8], h: u64) -> Option<(u32, bool)> {
+    fn probe(&self, h: u64, hit: impl Fn(usize, &Slot) -> bool) -> Option<&Slot> {
         let mut i = h as usize & self.mask;
         loop {
             let s = &self.slots[i];
             if s.meta == EMPTY {
                 return None;
             }
-            if self.matches(i, key, h) {
-                return Some((s.id, s.meta & PREFIX != 0));
+            if hit(i, s) {
+                return Some(s);
             }
             i = (i + 1) & self.mask;
         }
+    }
+
+    /// (entry id or none, whether the key is a word-prefix of an entry), for a key whose
+    /// hash is `h`.
+    #[inline]
+    fn get_hashed(&self, key: &[u8], h: u64) -> Option<(u32, bool)> {
+        self.probe(h, |i, _| self.matches(i, key, h))
+            .map(|s| (s.id, s.meta & PREFIX != 0))
     }
 
     /// [`Self::get_hashed`] for a key of `len ≤ INLINE` bytes given as its slot form `word`.
     #[inline]
     fn get_inline(&self, len: usize, word: u64, h: u64) -> Option<(u32, bool)> {
         let meta = meta_of(len, h);
-        let mut i = h as usize & self.mask;
-        loop {
-            let s = &self.slots[i];
-            if s.meta == EMPTY {
-                return None;
-            }
-            if s.meta & !PREFIX == meta && s.data == word {
-                return Some((s.id, s.meta & PREFIX != 0));
-            }
-            i = (i + 1) & self.mask;
-        }
+        self.probe(h, |_, s| s.meta & !PREFIX == meta && s.data == word)
+            .map(|s| (s.id, s.meta & PREFIX != 0))
     }
 
     /// Asks the CPU to start loading the slot where a key with hash `h` would be.
@@ -263,17 +262,8 @@ impl WordIndex {
     #[inline]
     fn prefetch_arena(&self, key: &[u8], h: u64) {
         let meta = meta_of(key.len(), h);
-        let mut i = h as usize & self.mask;
-        loop {
-            let s = &self.slots[i];
-            if s.meta == EMPTY {
-                return;
-            }
-            if s.meta & !PREFIX == meta {
-                prefetch(&self.arena[s.data as usize]);
-                return;
-            }
-            i = (i + 1) & self.mask;
+        if let Some(s) = self.probe(h, |_, s| s.meta & !PREFIX == meta) {
+            prefetch(&self.arena[s.data as usize]);
         }
     }
 }
