@@ -15,7 +15,7 @@ use super::atomic::AtomicFile;
 use super::error::{Error, Result};
 use super::input;
 use super::matcher::Matcher;
-use super::words::prefetch;
+use super::memory::prefetch;
 
 /// Counts of every entry of every language of a [`Matcher`], indexed like it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -25,6 +25,7 @@ mod error;
 mod input;
 pub mod lang;
 mod matcher;
+mod memory;
 mod metadata;
 pub mod normalise;
 mod pipeline;

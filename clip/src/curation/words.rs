@@ -13,6 +13,8 @@
 
 use std::ops::Range;
 
+use super::memory::{HugeSlice, prefetch};
+
 /// Sentinel id of a key that is only a word-prefix of entries, not an entry.
 const NONE: u32 = u32::MAX;
 /// `Slot::meta` of an empty slot.
@@ -45,8 +47,8 @@ const EMPTY_SLOT: Slot = Slot {
 /// entry ids; keys longer than 8 bytes live in one arena.
 #[derive(Debug, Clone)]
 pub struct WordIndex {
-    arena: Vec<u8>,
-    slots: Vec<Slot>,
+    arena: HugeSlice<u8>,
+    slots: HugeSlice<Slot>,
     mask: usize,
     /// Most words in an entry: no run longer than this can match.
     max_words: usize,
@@ -150,9 +152,10 @@ impl WordIndex {
             keys += 1 + e.bytes().filter(|&b| b == b' ').count();
         }
         let cap = (keys * 2).next_power_of_two().max(8);
+        let mut arena = Vec::new();
         let mut index = WordIndex {
-            arena: Vec::new(),
-            slots: vec![EMPTY_SLOT; cap],
+            arena: HugeSlice::from_slice(&[]),
+            slots: HugeSlice::filled(cap, EMPTY_SLOT),
             mask: cap - 1,
             max_words: 0,
         };
@@ -162,21 +165,24 @@ impl WordIndex {
             for (i, &c) in b.iter().enumerate() {
                 if c == b' ' {
                     words += 1;
-                    index.insert(&b[..i], NONE);
+                    index.insert(&mut arena, &b[..i], NONE);
                 }
             }
             index.max_words = index.max_words.max(words);
-            index.insert(b, id);
+            index.insert(&mut arena, b, id);
         }
+        index.arena = HugeSlice::from_slice(&arena);
         index
     }
 
-    fn insert(&mut self, key: &[u8], id: u32) {
+    /// Inserts a key while the table is built, the arena (`self.arena` once built) being
+    /// `arena`.
+    fn insert(&mut self, arena: &mut Vec<u8>, key: &[u8], id: u32) {
         assert!(key.len() < PREFIX as usize - 1, "entry longer than 32 KiB");
         let h = hash(key);
         let mut i = h as usize & self.mask;
         while self.slots[i].meta != EMPTY {
-            if self.matches(i, key, h) {
+            if Self::holds(&self.slots[i], arena, key, h) {
                 let slot = &mut self.slots[i];
                 if id == NONE {
                     slot.meta |= PREFIX;
@@ -190,8 +196,8 @@ impl WordIndex {
         let data = if key.len() <= INLINE {
             inline(key)
         } else {
-            let offset = self.arena.len() as u64;
-            self.arena.extend_from_slice(key);
+            let offset = arena.len() as u64;
+            arena.extend_from_slice(key);
             offset
         };
         let prefix = if id == NONE { PREFIX } else { 0 };
@@ -202,10 +208,10 @@ impl WordIndex {
         };
     }
 
-    /// Whether occupied slot `i` holds `key` (whose hash is `h`).
+    /// Whether occupied slot `s` holds `key` (whose hash is `h`), its long keys being in
+    /// `arena`.
     #[inline]
-    fn matches(&self, i: usize, key: &[u8], h: u64) -> bool {
-        let s = &self.slots[i];
+    fn holds(s: &Slot, arena: &[u8], key: &[u8], h: u64) -> bool {
         if s.meta & !PREFIX != meta_of(key.len(), h) {
             return false;
         }
@@ -213,21 +219,21 @@ impl WordIndex {
             s.data == inline(key)
         } else {
             let start = s.data as usize;
-            same_bytes(&self.arena[start..start + key.len()], key)
+            same_bytes(&arena[start..start + key.len()], key)
         }
     }
 
     /// The first occupied slot on the probe sequence of hash `h` that `hit` accepts, or
     /// `None` once an empty slot ends the sequence.
     #[inline]
-    fn probe(&self, h: u64, hit: impl Fn(usize, &Slot) -> bool) -> Option<&Slot> {
+    fn probe(&self, h: u64, hit: impl Fn(&Slot) -> bool) -> Option<&Slot> {
         let mut i = h as usize & self.mask;
         loop {
             let s = &self.slots[i];
             if s.meta == EMPTY {
                 return None;
             }
-            if hit(i, s) {
+            if hit(s) {
                 return Some(s);
             }
             i = (i + 1) & self.mask;
@@ -238,7 +244,7 @@ impl WordIndex {
     /// hash is `h`.
     #[inline]
     fn get_hashed(&self, key: &[u8], h: u64) -> Option<(u32, bool)> {
-        self.probe(h, |i, _| self.matches(i, key, h))
+        self.probe(h, |s| Self::holds(s, &self.arena, key, h))
             .map(|s| (s.id, s.meta & PREFIX != 0))
     }
 
@@ -246,7 +252,7 @@ impl WordIndex {
     #[inline]
     fn get_inline(&self, len: usize, word: u64, h: u64) -> Option<(u32, bool)> {
         let meta = meta_of(len, h);
-        self.probe(h, |_, s| s.meta & !PREFIX == meta && s.data == word)
+        self.probe(h, |s| s.meta & !PREFIX == meta && s.data == word)
             .map(|s| (s.id, s.meta & PREFIX != 0))
     }
 
@@ -262,23 +268,10 @@ impl WordIndex {
     #[inline]
     fn prefetch_arena(&self, key: &[u8], h: u64) {
         let meta = meta_of(key.len(), h);
-        if let Some(s) = self.probe(h, |_, s| s.meta & !PREFIX == meta) {
+        if let Some(s) = self.probe(h, |s| s.meta & !PREFIX == meta) {
             prefetch(&self.arena[s.data as usize]);
         }
     }
-}
-
-/// Asks the CPU to start loading the cache line that holds `x`.
-#[inline]
-pub(super) fn prefetch<T>(x: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is only a hint; the address is of a live value.
-    unsafe {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        _mm_prefetch::<_MM_HINT_T0>((x as *const T).cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = x;
 }
 
 /// Pushes `offset + i` for every space `text[i]`, in order. Eight bytes at a time: the
