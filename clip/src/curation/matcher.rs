@@ -26,7 +26,7 @@ use super::metadata::Metadata;
 use super::normalise::normalise_append;
 use super::script::is_cjk_or_similar;
 use super::unpadded::UnpaddedIndex;
-use super::words::{RunScratch, WordIndex, find_runs};
+use super::words::{PADDING, RunScratch, WordIndex, find_runs};
 
 /// Language code of the catch-all metadata list, used (when present) for texts whose
 /// language has none; the reference's `lid_langcode_to_metadata_langcode` maps to it too.
@@ -236,9 +236,9 @@ impl Matcher {
         } = batch;
         let ids = &mut ids[..langs.len()];
         let language = |t: usize| &self.languages[langs[t] as usize];
-        // Padding, so that every word can be read by one 8-byte load (`find_runs`).
+        // Padding, so that every key can be read as whole 8-byte words (`find_runs`).
         let len = buf.len();
-        buf.push_str("\0\0\0\0\0\0\0\0");
+        buf.extend(std::iter::repeat_n('\0', PADDING));
         find_runs(buf.as_bytes(), ranges, |t| &language(t).words, runs, ids);
         buf.truncate(len);
         for (t, ids) in ids.iter_mut().enumerate() {

@@ -13,40 +13,67 @@ use std::ops::{Deref, DerefMut};
 /// Asks the CPU to start loading the cache line that holds `x`.
 #[inline]
 pub(super) fn prefetch<T>(x: &T) {
+    prefetch_ptr((x as *const T).cast());
+}
+
+/// Asks the CPU to start loading the cache line at `p`, which may be any address: a
+/// prefetch never faults, and nothing is read.
+#[inline]
+pub(super) fn prefetch_ptr(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is only a hint; the address is of a live value.
+    // SAFETY: a prefetch is only a hint, valid for any address.
     unsafe {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        _mm_prefetch::<_MM_HINT_T0>((x as *const T).cast());
+        _mm_prefetch::<_MM_HINT_T0>(p.cast());
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = x;
+    let _ = p;
 }
 
 /// A fixed-length slice of plain values; from 2 MiB up, in its own memory mapping backed by
 /// huge pages where the system has them, else in an ordinary vector.
 pub(super) struct HugeSlice<T: Copy> {
-    #[cfg(target_os = "linux")]
-    mapped: Option<mapping::Mapping<T>>,
-    vec: Vec<T>,
+    /// The values, wherever they are: reading them does not branch on where (tables of
+    /// both kinds are read in turn, and that branch would be mispredicted).
+    ptr: std::ptr::NonNull<T>,
+    len: usize,
+    _owner: Owner<T>,
 }
 
+/// What holds a [`HugeSlice`]'s memory.
+enum Owner<T> {
+    #[cfg(target_os = "linux")]
+    Mapped(mapping::Mapping<T>),
+    Heap(Vec<T>),
+}
+
+// SAFETY: a `HugeSlice` owns its values like a `Vec<T>`; the pointer is into the owner.
+unsafe impl<T: Copy + Send> Send for HugeSlice<T> {}
+// SAFETY: shared access only reads, like `&[T]`.
+unsafe impl<T: Copy + Sync> Sync for HugeSlice<T> {}
+
 impl<T: Copy> HugeSlice<T> {
+    fn new(mut owner: Owner<T>) -> Self {
+        let (ptr, len) = match &mut owner {
+            #[cfg(target_os = "linux")]
+            Owner::Mapped(m) => (m.as_mut_ptr(), m.as_slice().len()),
+            Owner::Heap(v) => (v.as_mut_ptr(), v.len()),
+        };
+        HugeSlice {
+            ptr: std::ptr::NonNull::new(ptr).expect("slice pointers are not null"),
+            len,
+            _owner: owner,
+        }
+    }
+
     /// `n` copies of `value`.
     pub(super) fn filled(n: usize, value: T) -> Self {
         #[cfg(target_os = "linux")]
         if let Some(mut m) = mapping::Mapping::new(n) {
             m.fill(value);
-            return HugeSlice {
-                mapped: Some(m),
-                vec: Vec::new(),
-            };
+            return Self::new(Owner::Mapped(m));
         }
-        HugeSlice {
-            #[cfg(target_os = "linux")]
-            mapped: None,
-            vec: vec![value; n],
-        }
+        Self::new(Owner::Heap(vec![value; n]))
     }
 
     /// A copy of `values`.
@@ -54,16 +81,9 @@ impl<T: Copy> HugeSlice<T> {
         #[cfg(target_os = "linux")]
         if let Some(mut m) = mapping::Mapping::new(values.len()) {
             m.copy_from(values);
-            return HugeSlice {
-                mapped: Some(m),
-                vec: Vec::new(),
-            };
+            return Self::new(Owner::Mapped(m));
         }
-        HugeSlice {
-            #[cfg(target_os = "linux")]
-            mapped: None,
-            vec: values.to_vec(),
-        }
+        Self::new(Owner::Heap(values.to_vec()))
     }
 }
 
@@ -71,22 +91,18 @@ impl<T: Copy> Deref for HugeSlice<T> {
     type Target = [T];
     #[inline]
     fn deref(&self) -> &[T] {
-        #[cfg(target_os = "linux")]
-        if let Some(m) = &self.mapped {
-            return m.as_slice();
-        }
-        &self.vec
+        // SAFETY: `ptr` and `len` describe the owner's initialised values, which live (and
+        // do not move: a vector's buffer or a mapping) as long as `self`.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 }
 
 impl<T: Copy> DerefMut for HugeSlice<T> {
     #[inline]
     fn deref_mut(&mut self) -> &mut [T] {
-        #[cfg(target_os = "linux")]
-        if let Some(m) = &mut self.mapped {
-            return m.as_mut_slice();
-        }
-        &mut self.vec
+        // SAFETY: as `deref`, and `&mut self` is the only access (the owner is never read
+        // through its own handle after construction).
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
     }
 }
 
@@ -173,14 +189,13 @@ mod mapping {
             unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), self.ptr.as_ptr(), self.len) };
         }
 
+        pub(super) fn as_mut_ptr(&mut self) -> *mut T {
+            self.ptr.as_ptr()
+        }
+
         pub(super) fn as_slice(&self) -> &[T] {
             // SAFETY: `len` initialised values (every constructor fills them).
             unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
-        }
-
-        pub(super) fn as_mut_slice(&mut self) -> &mut [T] {
-            // SAFETY: as `as_slice`, and `&mut self` is the only access.
-            unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
         }
     }
 

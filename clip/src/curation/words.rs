@@ -13,7 +13,7 @@
 
 use std::ops::Range;
 
-use super::memory::{HugeSlice, prefetch};
+use super::memory::{HugeSlice, prefetch, prefetch_ptr};
 
 /// Sentinel id of a key that is only a word-prefix of entries, not an entry.
 const NONE: u32 = u32::MAX;
@@ -21,18 +21,27 @@ const NONE: u32 = u32::MAX;
 const EMPTY: u32 = 0;
 /// Bit of `Slot::meta` set when the key is a word-prefix of some entry.
 const PREFIX: u32 = 1 << 15;
+/// Bit of the first slot's `meta` set when the bucket was full when a key was inserted, so
+/// that key went on to a later bucket: only then does a lookup read past its first bucket.
+const OVERFLOW: u32 = 1 << 16;
+/// The bits of `Slot::meta` that describe the key: its length and hash bits.
+const KEY: u32 = !(PREFIX | OVERFLOW);
+/// Slots per bucket: one 64-byte cache line.
+const WAYS: usize = 4;
 /// Keys up to this many bytes are stored in the slot itself.
 const INLINE: usize = 8;
+/// Bytes that must follow the last text in [`find_runs`]'s buffer for its fast path: a key's
+/// first and last bytes are read as whole 8-byte words wherever it ends.
+pub(super) const PADDING: usize = INLINE;
 
-/// 16 bytes. A lookup touches one slot; a key of up to 8 bytes (most words) is compared in
-/// the slot, so only longer keys also read the arena. Memory, not arithmetic, bounds the
-/// matcher (a large language's table does not fit in cache), so this layout matters.
+/// 16 bytes. A key of up to 8 bytes (most words) is compared in the slot, so only longer
+/// keys also read the arena.
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     /// The key itself when it is short (zero-padded), else its offset in the arena.
     data: u64,
-    /// Bits 0..15: key length + 1 (0 = empty slot); bit 15: [`PREFIX`]; bits 16..32: high
-    /// bits of the key's hash.
+    /// Bits 0..15: key length + 1 (0 = empty slot); bit 15: [`PREFIX`]; bit 16:
+    /// [`OVERFLOW`]; bits 17..32: high bits of the key's hash.
     meta: u32,
     id: u32,
 }
@@ -43,68 +52,78 @@ const EMPTY_SLOT: Slot = Slot {
     id: NONE,
 };
 
+/// The slots a key's hash leads to, in one cache line: a lookup compares all of them at
+/// once, without branches, so whether a word is found costs no mispredicted branch.
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
+struct Bucket([Slot; WAYS]);
+
+impl Bucket {
+    /// Bit `j` set where slot `j` holds a key with meta bits `meta` and, unless `long`,
+    /// in-slot bytes `word`. Keys are unique, so for a short key at most one bit is set.
+    #[inline]
+    fn hits(&self, meta: u32, word: u64, long: bool) -> u32 {
+        let mut m = 0;
+        for (j, s) in self.0.iter().enumerate() {
+            m |= ((((s.meta & KEY) == meta) & (long | (s.data == word))) as u32) << j;
+        }
+        m
+    }
+
+    fn overflowed(&self) -> bool {
+        self.0[0].meta & OVERFLOW != 0
+    }
+}
+
 /// An open-addressing hash table from byte strings (entries and their word-prefixes) to
-/// entry ids; keys longer than 8 bytes live in one arena.
+/// entry ids, in buckets of one cache line; keys longer than 8 bytes live in one arena.
 #[derive(Debug, Clone)]
 pub struct WordIndex {
+    buckets: HugeSlice<Bucket>,
     arena: HugeSlice<u8>,
-    slots: HugeSlice<Slot>,
     mask: usize,
     /// Most words in an entry: no run longer than this can match.
     max_words: usize,
 }
 
-/// The bytes of a key of at most 8 bytes as a little-endian word, zero-padded: the form a
-/// short key has in its slot. Built from at most two overlapping loads instead of a call to
-/// `memcpy` (lookups run this for every word).
+/// The bytes of `key` (at most 8) as a little-endian word, zero-padded.
 #[inline]
 fn inline(key: &[u8]) -> u64 {
-    let n = key.len();
-    debug_assert!(n <= INLINE);
-    let u32_at = |i: usize| u32::from_le_bytes(key[i..i + 4].try_into().expect("4 bytes")) as u64;
-    match n {
-        8 => u64::from_le_bytes(key.try_into().expect("8 bytes")),
-        // Bytes n-4..4 are loaded twice, with the same value: OR keeps them.
-        4..=7 => u32_at(0) | u32_at(n - 4) << ((n - 4) * 8),
-        1..=3 => {
-            key[0] as u64
-                | (key[n / 2] as u64) << (n / 2 * 8)
-                | (key[n - 1] as u64) << ((n - 1) * 8)
-        }
-        _ => 0,
+    let mut w = [0u8; 8];
+    w[..key.len()].copy_from_slice(key);
+    u64::from_le_bytes(w)
+}
+
+/// The 8 bytes at `buf[i..]` as a little-endian word, zero-padded past the end of `buf`
+/// ([`find_runs`]'s callers pad their buffers, so that is the rare case).
+#[inline]
+fn word_at(buf: &[u8], i: usize) -> u64 {
+    match buf.get(i..i + 8) {
+        Some(b) => u64::from_le_bytes(b.try_into().expect("8 bytes")),
+        None => inline(buf.get(i..).unwrap_or_default()),
     }
 }
 
-/// `meta` bits of a key of `len` bytes, prefix flag clear.
+/// The mask of the low `n ≤ 8` bytes of a word.
+#[inline]
+fn low_bytes(n: usize) -> u64 {
+    u64::MAX.checked_shr(64 - 8 * n as u32).unwrap_or(0)
+}
+
+/// `meta` bits of a key of `len` bytes, flags clear.
 #[inline]
 fn meta_of(len: usize, h: u64) -> u32 {
-    ((h >> 48) as u32) << 16 | (len as u32 + 1)
+    ((h >> 49) as u32) << 17 | (len as u32 + 1)
 }
 
-/// `a == b` for slices of equal length, eight bytes at a time: keys are short (tens of
-/// bytes), where a call to `memcmp` costs more than the comparison.
-#[inline]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    debug_assert_eq!(a.len(), b.len());
-    let (mut ca, mut cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        if u64::from_le_bytes(x.try_into().expect("8 bytes"))
-            != u64::from_le_bytes(y.try_into().expect("8 bytes"))
-        {
-            return false;
-        }
-    }
-    inline(ca.remainder()) == inline(cb.remainder())
-}
-
-/// One step of the key hash: folds in the next (zero-padded) 8 bytes of the key.
+/// One step of the key hash: folds in the next 8 bytes.
 #[inline]
 fn mix(h: u64, w: u64) -> u64 {
     (h.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95)
 }
 
 /// MurmurHash3's 64-bit finaliser: every output bit depends on every input bit, so the low
-/// bits used as the table index are well spread.
+/// bits used as the bucket index are well spread.
 #[inline]
 fn finish(mut h: u64) -> u64 {
     h ^= h >> 33;
@@ -114,32 +133,43 @@ fn finish(mut h: u64) -> u64 {
     h ^ (h >> 33)
 }
 
-/// The hash of a key: its length, then its bytes as zero-padded little-endian words.
-fn hash(bytes: &[u8]) -> u64 {
-    let mut h = bytes.len() as u64;
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-        h = mix(h, u64::from_le_bytes(c.try_into().expect("8 bytes")));
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        h = mix(h, inline(rest));
-    }
-    finish(h)
+/// The hash of a key of `len` bytes from its first and its last 8 bytes (both the whole key,
+/// zero-padded, when it is shorter). Keys that differ only in the middle collide, which costs
+/// a comparison, never a wrong answer; in exchange every key hashes in the same few
+/// instructions, with no loop whose length depends on the word.
+#[inline]
+fn hash_ends(len: usize, head: u64, last: u64) -> u64 {
+    finish(mix(mix(len as u64, head), last))
 }
 
-/// [`inline`] of the `n ≤ 8` bytes at `buf[start..]` by one unaligned load and a mask,
-/// without the branches on `n` (a lookup's most mispredicted branches, word lengths being
-/// random), where `buf` holds 8 bytes from `start`; [`find_runs`]'s caller pads its buffer
-/// so that it does.
+/// The in-slot form and [`hash_ends`] of the key `buf[start..start + len]`, reading whole
+/// words and masking, without branches on `len`.
 #[inline]
-fn inline_at(buf: &[u8], start: usize, n: usize) -> u64 {
-    match buf.get(start..start + 8) {
-        Some(b) => {
-            let w = u64::from_le_bytes(b.try_into().expect("8 bytes"));
-            w & u64::MAX.checked_shr(64 - 8 * n as u32).unwrap_or(0)
-        }
-        None => inline(&buf[start..start + n]),
+fn key_hash(buf: &[u8], start: usize, len: usize) -> (u64, u64) {
+    let short = len.min(INLINE);
+    let head = word_at(buf, start) & low_bytes(short);
+    let last = word_at(buf, start + len - short) & low_bytes(short);
+    (head, hash_ends(len, head, last))
+}
+
+/// [`key_hash`] of a key on its own.
+fn hash(key: &[u8]) -> (u64, u64) {
+    let mut padded = key.to_vec();
+    padded.resize(key.len() + PADDING, 0);
+    key_hash(&padded, 0, key.len())
+}
+
+/// Pushes `x` if `keep`, without a branch on `keep`: `x` is written past the end and the
+/// length moves over it or not. For results that are as often kept as not.
+#[inline]
+fn push_if<T: Copy>(v: &mut Vec<T>, x: T, keep: bool) {
+    v.reserve(1);
+    // SAFETY: `reserve(1)` leaves room for one more element, which is written (a `Copy`
+    // value, nothing to drop) before the length may cover it.
+    unsafe {
+        let n = v.len();
+        v.as_mut_ptr().add(n).write(x);
+        v.set_len(n + keep as usize);
     }
 }
 
@@ -151,12 +181,13 @@ impl WordIndex {
         for (_, e) in entries.clone() {
             keys += 1 + e.bytes().filter(|&b| b == b' ').count();
         }
-        let cap = (keys * 2).next_power_of_two().max(8);
+        // At most half the slots used: few buckets fill up and overflow.
+        let buckets = (keys * 2).div_ceil(WAYS).next_power_of_two();
         let mut arena = Vec::new();
         let mut index = WordIndex {
+            buckets: HugeSlice::filled(buckets, Bucket([EMPTY_SLOT; WAYS])),
             arena: HugeSlice::from_slice(&[]),
-            slots: HugeSlice::filled(cap, EMPTY_SLOT),
-            mask: cap - 1,
+            mask: buckets - 1,
             max_words: 0,
         };
         for (id, e) in entries {
@@ -176,101 +207,87 @@ impl WordIndex {
     }
 
     /// Inserts a key while the table is built, the arena (`self.arena` once built) being
-    /// `arena`.
+    /// `arena`. Slots fill in order and are never emptied, so a key is in the first bucket
+    /// of its sequence that had room when it was inserted.
     fn insert(&mut self, arena: &mut Vec<u8>, key: &[u8], id: u32) {
         assert!(key.len() < PREFIX as usize - 1, "entry longer than 32 KiB");
-        let h = hash(key);
-        let mut i = h as usize & self.mask;
-        while self.slots[i].meta != EMPTY {
-            if Self::holds(&self.slots[i], arena, key, h) {
-                let slot = &mut self.slots[i];
-                if id == NONE {
-                    slot.meta |= PREFIX;
-                } else {
-                    slot.id = id;
+        let (word, h) = hash(key);
+        let mut b = h as usize & self.mask;
+        loop {
+            for j in 0..WAYS {
+                let s = self.buckets[b].0[j];
+                if s.meta == EMPTY {
+                    let data = if key.len() <= INLINE {
+                        word
+                    } else {
+                        let offset = arena.len() as u64;
+                        arena.extend_from_slice(key);
+                        offset
+                    };
+                    let prefix = if id == NONE { PREFIX } else { 0 };
+                    self.buckets[b].0[j] = Slot {
+                        data,
+                        meta: meta_of(key.len(), h) | prefix,
+                        id,
+                    };
+                    return;
                 }
-                return;
+                if Self::holds(&s, arena, key, word, h) {
+                    let slot = &mut self.buckets[b].0[j];
+                    if id == NONE {
+                        slot.meta |= PREFIX;
+                    } else {
+                        slot.id = id;
+                    }
+                    return;
+                }
             }
-            i = (i + 1) & self.mask;
+            self.buckets[b].0[0].meta |= OVERFLOW;
+            b = (b + 1) & self.mask;
         }
-        let data = if key.len() <= INLINE {
-            inline(key)
-        } else {
-            let offset = arena.len() as u64;
-            arena.extend_from_slice(key);
-            offset
-        };
-        let prefix = if id == NONE { PREFIX } else { 0 };
-        self.slots[i] = Slot {
-            data,
-            meta: meta_of(key.len(), h) | prefix,
-            id,
-        };
     }
 
-    /// Whether occupied slot `s` holds `key` (whose hash is `h`), its long keys being in
-    /// `arena`.
+    /// Whether occupied slot `s` holds `key` (whose in-slot form is `word` and hash `h`),
+    /// its long keys being in `arena`.
     #[inline]
-    fn holds(s: &Slot, arena: &[u8], key: &[u8], h: u64) -> bool {
-        if s.meta & !PREFIX != meta_of(key.len(), h) {
+    fn holds(s: &Slot, arena: &[u8], key: &[u8], word: u64, h: u64) -> bool {
+        if s.meta & KEY != meta_of(key.len(), h) {
             return false;
         }
         if key.len() <= INLINE {
-            s.data == inline(key)
+            s.data == word
         } else {
             let start = s.data as usize;
-            same_bytes(&arena[start..start + key.len()], key)
+            arena[start..start + key.len()] == *key
         }
     }
 
-    /// The first occupied slot on the probe sequence of hash `h` that `hit` accepts, or
-    /// `None` once an empty slot ends the sequence.
-    #[inline]
-    fn probe(&self, h: u64, hit: impl Fn(&Slot) -> bool) -> Option<&Slot> {
-        let mut i = h as usize & self.mask;
+    /// The slot holding `key` (in-slot form `word`, hash `h`), by the plain probe: every
+    /// slot of every bucket on its sequence, until one without overflow. [`find_runs`]
+    /// answers most lookups from the first bucket without it.
+    fn get(&self, key: &[u8], word: u64, h: u64) -> Option<&Slot> {
+        let mut b = h as usize & self.mask;
         loop {
-            let s = &self.slots[i];
-            if s.meta == EMPTY {
+            let bucket = &self.buckets[b];
+            for s in &bucket.0 {
+                if s.meta == EMPTY {
+                    return None;
+                }
+                if Self::holds(s, &self.arena, key, word, h) {
+                    return Some(s);
+                }
+            }
+            if !bucket.overflowed() {
                 return None;
             }
-            if hit(s) {
-                return Some(s);
-            }
-            i = (i + 1) & self.mask;
+            b = (b + 1) & self.mask;
         }
     }
 
-    /// (entry id or none, whether the key is a word-prefix of an entry), for a key whose
-    /// hash is `h`.
+    /// The first bucket of the sequence of hash `h`.
     #[inline]
-    fn get_hashed(&self, key: &[u8], h: u64) -> Option<(u32, bool)> {
-        self.probe(h, |s| Self::holds(s, &self.arena, key, h))
-            .map(|s| (s.id, s.meta & PREFIX != 0))
-    }
-
-    /// [`Self::get_hashed`] for a key of `len ≤ INLINE` bytes given as its slot form `word`.
-    #[inline]
-    fn get_inline(&self, len: usize, word: u64, h: u64) -> Option<(u32, bool)> {
-        let meta = meta_of(len, h);
-        self.probe(h, |s| s.meta & !PREFIX == meta && s.data == word)
-            .map(|s| (s.id, s.meta & PREFIX != 0))
-    }
-
-    /// Asks the CPU to start loading the slot where a key with hash `h` would be.
-    #[inline]
-    fn prefetch_slot(&self, h: u64) {
-        prefetch(&self.slots[h as usize & self.mask]);
-    }
-
-    /// Asks the CPU to start loading the arena bytes a lookup of `key` (longer than
-    /// [`INLINE`]) will compare against: those of the first slot on its probe sequence whose
-    /// length and hash bits equal the key's. Reads the slots, so it pays once they are loaded.
-    #[inline]
-    fn prefetch_arena(&self, key: &[u8], h: u64) {
-        let meta = meta_of(key.len(), h);
-        if let Some(s) = self.probe(h, |s| s.meta & !PREFIX == meta) {
-            prefetch(&self.arena[s.data as usize]);
-        }
+    fn bucket(&self, h: u64) -> &Bucket {
+        &self.buckets[h as usize & self.mask]
     }
 }
 
@@ -301,14 +318,13 @@ fn push_spaces(text: &[u8], offset: usize, out: &mut Vec<usize>) {
 }
 
 /// A run of words being looked up: the words between spaces `first` and `last` (indices
-/// into [`RunScratch::spaces`]) of text `text`, and the hash of their bytes.
+/// into [`RunScratch::spaces`]) of text `text`, and the in-slot form and hash of their bytes.
 #[derive(Debug, Clone, Copy)]
 struct Run {
     text: u32,
     first: u32,
     last: u32,
     h: u64,
-    /// The key in slot form, if it is at most [`INLINE`] bytes long.
     word: u64,
 }
 
@@ -321,19 +337,23 @@ pub struct RunScratch {
     ends: Vec<u32>,
     runs: Vec<Run>,
     next: Vec<Run>,
+    /// Indices into `runs` of the runs longer than a slot holds.
+    long: Vec<u32>,
 }
 
 /// For each text `t` (the `spacing()`-normalised bytes `buf[texts[t]]`), pushes onto
 /// `ids[t]` the id of every entry of its table `index(t)` equal to a run of its
-/// space-separated words (with repeats, unsorted).
+/// space-separated words (with repeats, unsorted). Fastest when `buf` has [`PADDING`] bytes
+/// after the last text.
 ///
 /// A lookup in a large table waits on memory: the table of a language with 250,000 entries
-/// is tens of MiB, so most slots a text's words land on are not in cache. So the texts are
-/// looked up together, one run length at a time, in three sweeps over all their runs: hash
-/// each run and prefetch its slot; for runs longer than a slot holds, prefetch the arena
-/// bytes the slot points at; then look up. The loads of one sweep overlap (hundreds in
-/// flight instead of one), and a run is extended by one word, into the next round, only
-/// while it is a word-prefix of some entry.
+/// is megabytes, so most buckets a text's words land on are not in cache. So the texts are
+/// looked up together, one run length at a time, in three sweeps over their runs: hash each
+/// run and prefetch its bucket; for runs longer than a slot holds, prefetch the arena bytes
+/// the bucket points at; then look up. The loads of a sweep overlap (dozens in flight
+/// instead of one), and a run is extended by one word, into the next round, only while it
+/// is a word-prefix of some entry. Whether a word is found is a coin toss a branch
+/// predictor cannot learn, so the lookup decides it with masks and selects, not branches.
 pub fn find_runs<'a>(
     buf: &[u8],
     texts: &[Range<usize>],
@@ -346,6 +366,7 @@ pub fn find_runs<'a>(
         ends,
         runs,
         next,
+        long,
     } = scratch;
     spaces.clear();
     ends.clear();
@@ -357,59 +378,74 @@ pub fn find_runs<'a>(
         }
         ends.push(spaces.len() as u32);
         for k in begin..spaces.len().saturating_sub(1) {
+            let run = Run {
+                text: t as u32,
+                first: k as u32,
+                last: k as u32 + 1,
+                h: 0,
+                word: 0,
+            };
             // An empty word (two spaces in a row) starts no entry.
-            if spaces[k] + 1 < spaces[k + 1] {
-                runs.push(Run {
-                    text: t as u32,
-                    first: k as u32,
-                    last: k as u32 + 1,
-                    h: 0,
-                    word: 0,
-                });
-            }
+            push_if(runs, run, spaces[k] + 1 < spaces[k + 1]);
         }
     }
     let key = |r: &Run| &buf[spaces[r.first as usize] + 1..spaces[r.last as usize]];
     while !runs.is_empty() {
-        for r in runs.iter_mut() {
+        long.clear();
+        for (i, r) in runs.iter_mut().enumerate() {
             let (start, end) = (spaces[r.first as usize] + 1, spaces[r.last as usize]);
-            let len = end - start;
-            if len <= INLINE {
-                r.word = inline_at(buf, start, len);
-                r.h = finish(mix(len as u64, r.word));
-            } else {
-                r.h = hash(&buf[start..end]);
-            }
-            index(r.text as usize).prefetch_slot(r.h);
+            (r.word, r.h) = key_hash(buf, start, end - start);
+            prefetch(index(r.text as usize).bucket(r.h));
+            push_if(long, i as u32, end - start > INLINE);
         }
-        for r in runs.iter() {
-            let k = key(r);
-            if k.len() > INLINE {
-                index(r.text as usize).prefetch_arena(k, r.h);
-            }
+        for &i in long.iter() {
+            // The arena bytes of the first slot whose length and hash bits match.
+            let r = &runs[i as usize];
+            let index = index(r.text as usize);
+            let bucket = index.bucket(r.h);
+            let m = bucket.hits(meta_of(key(r).len(), r.h), 0, true);
+            let s = &bucket.0[(m.trailing_zeros() as usize) % WAYS];
+            let at = s.data as usize & 0usize.wrapping_sub((m != 0) as usize);
+            prefetch_ptr(index.arena.as_ptr().wrapping_add(at));
         }
         next.clear();
         for r in runs.iter() {
             let index = index(r.text as usize);
             let k = key(r);
-            let found = if k.len() <= INLINE {
-                index.get_inline(k.len(), r.word, r.h)
+            let long = k.len() > INLINE;
+            let bucket = index.bucket(r.h);
+            let m = bucket.hits(meta_of(k.len(), r.h), r.word, long);
+            let mut slot = &bucket.0[(m.trailing_zeros() as usize) % WAYS];
+            let mut found = m != 0;
+            // Rare: the key may be in a later bucket, or its first candidate is another
+            // long key with the same length and hash bits; the plain probe decides.
+            let unsure = if long & found {
+                let at = slot.data as usize;
+                index.arena[at..at + k.len()] != *k
             } else {
-                index.get_hashed(k, r.h)
+                !found & bucket.overflowed()
             };
-            let Some((id, prefix)) = found else {
-                continue;
-            };
-            if id != NONE {
-                ids[r.text as usize].push(id);
+            if unsure {
+                match index.get(k, r.word, r.h) {
+                    Some(s) => (slot, found) = (s, true),
+                    None => found = false,
+                }
             }
+            let t = r.text as usize;
+            push_if(&mut ids[t], slot.id, found & (slot.id != NONE));
             let words = (r.last - r.first) as usize;
-            if prefix && words < index.max_words && r.last + 1 < ends[r.text as usize] {
-                next.push(Run {
+            let extend = found
+                & (slot.meta & PREFIX != 0)
+                & (words < index.max_words)
+                & (r.last + 1 < ends[t]);
+            push_if(
+                next,
+                Run {
                     last: r.last + 1,
                     ..*r
-                });
-            }
+                },
+                extend,
+            );
         }
         std::mem::swap(runs, next);
     }
@@ -455,14 +491,45 @@ mod tests {
             w[..n].copy_from_slice(&bytes[..n]);
             assert_eq!(inline(&bytes[..n]), u64::from_le_bytes(w), "length {n}");
         }
-        let long = b"new york city, ny";
-        for n in 0..long.len() {
-            assert!(same_bytes(&long[..n], &long[..n]));
-            for i in 0..n {
-                let mut other = long[..n].to_vec();
-                other[i] ^= 1;
-                assert!(!same_bytes(&long[..n], &other), "length {n}, byte {i}");
-            }
+    }
+
+    /// Keys that share their length and first and last 8 bytes share their hash; the
+    /// lookup must still tell them apart (by the arena) and find both.
+    #[test]
+    fn long_keys_that_differ_only_in_the_middle() {
+        let e = ["abcdefgh x ijklmnop", "abcdefgh y ijklmnop", "abcdefgh"];
+        assert_eq!(hash(e[0].as_bytes()), hash(e[1].as_bytes()));
+        assert_eq!(find(&e, " abcdefgh y ijklmnop "), [1, 2]);
+        assert_eq!(find(&e, " abcdefgh x ijklmnop "), [0, 2]);
+        assert_eq!(find(&e, " abcdefgh z ijklmnop "), [2]);
+    }
+
+    /// With a thousand keys some buckets fill up and overflow into the next; every key is
+    /// still found, and words that are not keys are not.
+    #[test]
+    fn keys_in_overflowed_buckets() {
+        let words: Vec<String> = (0..1000).map(|i| format!("w{i}")).collect();
+        let mut entries: Vec<String> = words.clone();
+        entries.extend(
+            (0..1000)
+                .step_by(7)
+                .map(|i| format!("w{i} w{} longer-than-eight", i + 1)),
+        );
+        let refs: Vec<&str> = entries.iter().map(String::as_str).collect();
+        let idx = WordIndex::new(refs.iter().enumerate().map(|(i, e)| (i as u32, *e)));
+        assert!(
+            idx.buckets.iter().any(Bucket::overflowed),
+            "no bucket overflowed"
+        );
+        for (i, e) in refs.iter().enumerate() {
+            let text = format!(" {e} x{i} ");
+            let got = find(&refs, &text);
+            assert!(got.contains(&(i as u32)), "{e:?} not found: {got:?}");
+            let (word, h) = hash(e.as_bytes());
+            assert!(idx.get(e.as_bytes(), word, h).is_some());
+            let missing = format!("x{i}");
+            let (word, h) = hash(missing.as_bytes());
+            assert!(idx.get(missing.as_bytes(), word, h).is_none());
         }
     }
 
@@ -510,20 +577,19 @@ mod tests {
         }
     }
 
-    /// The branch-free forms of a short key equal the plain ones, so lookups by text find
-    /// what was inserted from the metadata.
+    /// A key read from a text buffer, padded or not, hashes as on its own, so lookups by
+    /// text find what was inserted from the metadata.
     #[test]
-    fn short_keys_read_from_a_padded_buffer() {
-        let buf = b"  ab cdefgh xyz\0\0\0\0\0\0\0\0";
-        for start in 0..12 {
-            for n in 1..=8usize.min(buf.len() - 8 - start) {
-                let key = &buf[start..start + n];
-                let w = inline_at(buf, start, n);
-                assert_eq!(w, inline(key));
-                assert_eq!(finish(mix(n as u64, w)), hash(key), "{key:?}");
+    fn keys_read_from_a_buffer_hash_as_on_their_own() {
+        let text = b"  ab cdefgh xyz new york city,";
+        let mut padded = text.to_vec();
+        padded.extend([0; PADDING]);
+        for start in 0..text.len() {
+            for n in 1..=text.len() - start {
+                let key = &text[start..start + n];
+                assert_eq!(key_hash(&padded, start, n), hash(key), "{key:?}");
+                assert_eq!(key_hash(text, start, n), hash(key), "{key:?} unpadded");
             }
         }
-        // Near the end of an unpadded buffer the plain form is used.
-        assert_eq!(inline_at(b"abc", 1, 2), inline(b"bc"));
     }
 }
