@@ -56,7 +56,7 @@ impl<T: Copy> HugeSlice<T> {
     fn new(mut owner: Owner<T>) -> Self {
         let (ptr, len) = match &mut owner {
             #[cfg(target_os = "linux")]
-            Owner::Mapped(m) => (m.as_mut_ptr(), m.as_slice().len()),
+            Owner::Mapped(m) => (m.as_mut_ptr(), m.len()),
             Owner::Heap(v) => (v.as_mut_ptr(), v.len()),
         };
         HugeSlice {
@@ -193,9 +193,8 @@ mod mapping {
             self.ptr.as_ptr()
         }
 
-        pub(super) fn as_slice(&self) -> &[T] {
-            // SAFETY: `len` initialised values (every constructor fills them).
-            unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+        pub(super) fn len(&self) -> usize {
+            self.len
         }
     }
 

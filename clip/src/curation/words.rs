@@ -492,8 +492,10 @@ pub fn find_runs<'a>(
                 !found & bucket.overflowed()
             };
             if unsure {
-                let k = key(r);
-                match index.get(k, r.word, hash(k).1) {
+                // The hash again, from the buffer as in the first sweep (`hash` would copy
+                // the key to pad it).
+                let (_, h) = key_hash(buf, r.start as usize, r.len as usize);
+                match index.get(key(r), r.word, h) {
                     Some(s) => (slot, found) = (s, true),
                     None => found = false,
                 }
