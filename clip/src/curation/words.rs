@@ -7,15 +7,17 @@
 //! starts and ends with a space, and `e` neither starts nor ends with one. So instead of
 //! running an Aho-Corasick automaton with hundreds of thousands of patterns over every byte
 //! (the cost the MetaCLIP 2 paper's App. A.2 attributes to matching), the matcher looks up
-//! each run of words in a hash table, extending a run only while it is a word-prefix of some
-//! entry. The result is the same set of entries as the automaton's overlapping search; the
-//! reference-agreement and fuzz tests check that.
+//! each word of the text in a hash table of the entries' words, and extends a run by the
+//! next word only while the run is a word-prefix of some entry, looking the longer run up by
+//! its pair (run so far, next word) in a second table: a trie over words. The result is the
+//! same set of entries as the automaton's overlapping search; the reference-agreement and
+//! fuzz tests check that.
 
 use std::ops::Range;
 
 use super::memory::{HugeSlice, prefetch, prefetch_ptr};
 
-/// Sentinel id of a key that is only a word-prefix of entries, not an entry.
+/// Sentinel id of a key that is no entry (only a word of one, or a word-prefix of some).
 const NONE: u32 = u32::MAX;
 /// `Slot::meta` of an empty slot.
 const EMPTY: u32 = 0;
@@ -124,14 +126,157 @@ fn way(hits: u32) -> usize {
     (hits.trailing_zeros() / 4) as usize % WAYS
 }
 
-/// An open-addressing hash table from byte strings (entries and their word-prefixes) to
-/// entry ids, in buckets of one cache line; keys longer than 8 bytes live in one arena.
+/// An open-addressing hash table from keys of bytes to slots, in buckets of one cache line;
+/// keys longer than 8 bytes live in an arena kept beside it. A slot stays where it was put,
+/// so its index names its key for good (a word id, a state of [`WordIndex`]).
+#[derive(Debug, Clone)]
+struct Table {
+    buckets: HugeSlice<Bucket>,
+}
+
+impl Table {
+    /// A table for up to `keys` keys.
+    fn with_keys(keys: usize) -> Self {
+        let buckets = (keys * SLOTS_PER_KEY).div_ceil(WAYS).max(1);
+        assert!(
+            buckets * WAYS < EMPTY_WORD as usize,
+            "table of over 2^31 slots"
+        );
+        Table {
+            buckets: HugeSlice::filled(buckets, Bucket([EMPTY_SLOT; WAYS])),
+        }
+    }
+
+    /// The index of `key`'s slot, inserting the key (no id, no flags) if it is new, its
+    /// bytes going to `arena` if they do not fit in the slot. Slots fill in order and are
+    /// never emptied, so a key is in the first bucket of its sequence that had room when it
+    /// was inserted.
+    fn insert(&mut self, arena: &mut Vec<u8>, key: &[u8]) -> u32 {
+        assert!(key.len() < PREFIX as usize - 1, "entry longer than 32 KiB");
+        let (word, h) = hash(key);
+        let mut b = self.home(h);
+        loop {
+            for j in 0..WAYS {
+                let s = self.buckets[b].0[j];
+                let at = (b * WAYS + j) as u32;
+                if s.meta == EMPTY {
+                    let data = if key.len() <= INLINE {
+                        word
+                    } else {
+                        let offset = arena.len() as u64;
+                        arena.extend_from_slice(key);
+                        offset
+                    };
+                    self.buckets[b].0[j] = Slot {
+                        data,
+                        meta: meta_of(key.len(), h),
+                        id: NONE,
+                    };
+                    return at;
+                }
+                if Self::holds(&s, arena, key, word, h) {
+                    return at;
+                }
+            }
+            self.buckets[b].0[0].meta |= OVERFLOW;
+            b = (b + 1) % self.buckets.len();
+        }
+    }
+
+    fn slot_mut(&mut self, at: u32) -> &mut Slot {
+        &mut self.buckets[at as usize / WAYS].0[at as usize % WAYS]
+    }
+
+    /// The index of slot `s`, which must be one of this table's.
+    #[inline]
+    fn index_of(&self, s: &Slot) -> u32 {
+        ((s as *const Slot as usize - self.buckets.as_ptr() as usize) / size_of::<Slot>()) as u32
+    }
+
+    /// Whether occupied slot `s` holds `key` (whose in-slot form is `word` and hash `h`),
+    /// its long keys being in `arena`.
+    #[inline]
+    fn holds(s: &Slot, arena: &[u8], key: &[u8], word: u64, h: u64) -> bool {
+        if s.meta & KEY != meta_of(key.len(), h) {
+            return false;
+        }
+        if key.len() <= INLINE {
+            s.data == word
+        } else {
+            let start = s.data as usize;
+            arena[start..start + key.len()] == *key
+        }
+    }
+
+    /// The slot holding `key` (in-slot form `word`, hash `h`), by the plain probe: every
+    /// slot of every bucket on its sequence, until one without overflow. [`find_runs`]
+    /// answers most lookups from the first bucket without it.
+    fn get(&self, arena: &[u8], key: &[u8], word: u64, h: u64) -> Option<&Slot> {
+        let mut b = self.home(h);
+        loop {
+            let bucket = &self.buckets[b];
+            for s in &bucket.0 {
+                if s.meta == EMPTY {
+                    return None;
+                }
+                if Self::holds(s, arena, key, word, h) {
+                    return Some(s);
+                }
+            }
+            if !bucket.overflowed() {
+                return None;
+            }
+            b = (b + 1) % self.buckets.len();
+        }
+    }
+
+    /// The index of the first bucket of hash `h`: its high bits scaled to the number of
+    /// buckets (Lemire's multiply-shift), so that the table can have any size, not only a
+    /// power of two.
+    #[inline]
+    fn home(&self, h: u64) -> usize {
+        ((h as u128 * self.buckets.len() as u128) >> 64) as usize
+    }
+}
+
+/// The padded entries of a language as a trie over their words whose edges are found by
+/// hashing: a table of every word of every entry, in which a word's slot index is its id,
+/// and a table of pairs (state, word id), a state being the slot of the run of words before.
+/// A run of one word is looked up by its bytes; a longer one by its pair: 8 bytes compared
+/// in the slot whatever the run's length (no hashing of its bytes again, no arena), and only
+/// if its last word is a word of some entry at all.
 #[derive(Debug, Clone)]
 pub struct WordIndex {
-    buckets: HugeSlice<Bucket>,
+    /// Every word of every entry. A slot's id is the entry that is this word alone, its
+    /// [`PREFIX`] bit whether an entry starts with this word and goes on.
+    words: Table,
+    /// The [`pair_key`] of every run of two or more words that starts an entry; id and
+    /// [`PREFIX`] bit as in `words`.
+    pairs: Table,
+    /// The words longer than a slot holds.
     arena: HugeSlice<u8>,
     /// Most words in an entry: no run longer than this can match.
     max_words: usize,
+}
+
+/// Word id of the empty word (between two spaces in a row), which has no slot.
+const EMPTY_WORD: u32 = u32::MAX - 1;
+/// Word id of a word that is in no entry: no run through it can match.
+const NO_WORD: u32 = u32::MAX;
+/// Bit of a state set when it is a slot of the pair table (a run of two or more words)
+/// rather than of the word table (one word).
+const PAIR_STATE: u32 = 1 << 31;
+
+/// The key of the run of words of state `state` followed by the word of id `word`.
+#[inline]
+fn pair_key(state: u32, word: u32) -> u64 {
+    (state as u64) << 32 | word as u64
+}
+
+/// [`hash`] of a pair key, an 8-byte key.
+#[inline(always)]
+fn pair_hash(key: u64) -> u64 {
+    hash_ends(8, key, key)
 }
 
 /// The bytes of `key` (at most 8) as a little-endian word, zero-padded.
@@ -193,7 +338,7 @@ fn hash_ends(len: usize, head: u64, last: u64) -> u64 {
 
 /// The in-slot form and [`hash_ends`] of the key `buf[start..start + len]`, reading whole
 /// words and masking, without branches on `len`.
-#[inline]
+#[inline(always)]
 fn key_hash(buf: &[u8], start: usize, len: usize) -> (u64, u64) {
     let short = len.min(INLINE);
     let head = word_at(buf, start) & low_bytes(short);
@@ -226,117 +371,47 @@ impl WordIndex {
     /// Indexes `(id, entry)` pairs; every entry must be non-empty and must not start or end
     /// with a space.
     pub fn new<'a>(entries: impl IntoIterator<Item = (u32, &'a str)> + Clone) -> Self {
-        let mut keys = 0usize;
+        let (mut words, mut pairs) = (rustc_hash::FxHashSet::default(), 0usize);
         for (_, e) in entries.clone() {
-            keys += 1 + e.bytes().filter(|&b| b == b' ').count();
+            words.extend(e.split(' '));
+            pairs += e.bytes().filter(|&b| b == b' ').count();
         }
-        let buckets = (keys * SLOTS_PER_KEY).div_ceil(WAYS).max(1);
-        let mut arena = Vec::new();
         let mut index = WordIndex {
-            buckets: HugeSlice::filled(buckets, Bucket([EMPTY_SLOT; WAYS])),
+            words: Table::with_keys(words.len()),
+            pairs: Table::with_keys(pairs),
             arena: HugeSlice::from_slice(&[]),
             max_words: 0,
         };
+        drop(words);
+        let mut arena = Vec::new();
         for (id, e) in entries {
-            let b = e.as_bytes();
-            let mut words = 1;
-            for (i, &c) in b.iter().enumerate() {
-                if c == b' ' {
-                    words += 1;
-                    index.insert(&mut arena, &b[..i], NONE);
+            let n = 1 + e.bytes().filter(|&b| b == b' ').count();
+            index.max_words = index.max_words.max(n);
+            let mut state = 0;
+            for (k, w) in e.split(' ').enumerate() {
+                let word = match w {
+                    "" => EMPTY_WORD,
+                    w => index.words.insert(&mut arena, w.as_bytes()),
+                };
+                let slot = if k == 0 {
+                    assert!(word != EMPTY_WORD, "entry {e:?} starts with a space");
+                    state = word;
+                    index.words.slot_mut(word)
+                } else {
+                    let key = pair_key(state, word).to_le_bytes();
+                    let at = index.pairs.insert(&mut arena, &key);
+                    state = at | PAIR_STATE;
+                    index.pairs.slot_mut(at)
+                };
+                if k + 1 == n {
+                    slot.id = id;
+                } else {
+                    slot.meta |= PREFIX;
                 }
             }
-            index.max_words = index.max_words.max(words);
-            index.insert(&mut arena, b, id);
         }
         index.arena = HugeSlice::from_slice(&arena);
         index
-    }
-
-    /// Inserts a key while the table is built, the arena (`self.arena` once built) being
-    /// `arena`. Slots fill in order and are never emptied, so a key is in the first bucket
-    /// of its sequence that had room when it was inserted.
-    fn insert(&mut self, arena: &mut Vec<u8>, key: &[u8], id: u32) {
-        assert!(key.len() < PREFIX as usize - 1, "entry longer than 32 KiB");
-        let (word, h) = hash(key);
-        let mut b = self.home(h);
-        loop {
-            for j in 0..WAYS {
-                let s = self.buckets[b].0[j];
-                if s.meta == EMPTY {
-                    let data = if key.len() <= INLINE {
-                        word
-                    } else {
-                        let offset = arena.len() as u64;
-                        arena.extend_from_slice(key);
-                        offset
-                    };
-                    let prefix = if id == NONE { PREFIX } else { 0 };
-                    self.buckets[b].0[j] = Slot {
-                        data,
-                        meta: meta_of(key.len(), h) | prefix,
-                        id,
-                    };
-                    return;
-                }
-                if Self::holds(&s, arena, key, word, h) {
-                    let slot = &mut self.buckets[b].0[j];
-                    if id == NONE {
-                        slot.meta |= PREFIX;
-                    } else {
-                        slot.id = id;
-                    }
-                    return;
-                }
-            }
-            self.buckets[b].0[0].meta |= OVERFLOW;
-            b = (b + 1) % self.buckets.len();
-        }
-    }
-
-    /// Whether occupied slot `s` holds `key` (whose in-slot form is `word` and hash `h`),
-    /// its long keys being in `arena`.
-    #[inline]
-    fn holds(s: &Slot, arena: &[u8], key: &[u8], word: u64, h: u64) -> bool {
-        if s.meta & KEY != meta_of(key.len(), h) {
-            return false;
-        }
-        if key.len() <= INLINE {
-            s.data == word
-        } else {
-            let start = s.data as usize;
-            arena[start..start + key.len()] == *key
-        }
-    }
-
-    /// The slot holding `key` (in-slot form `word`, hash `h`), by the plain probe: every
-    /// slot of every bucket on its sequence, until one without overflow. [`find_runs`]
-    /// answers most lookups from the first bucket without it.
-    fn get(&self, key: &[u8], word: u64, h: u64) -> Option<&Slot> {
-        let mut b = self.home(h);
-        loop {
-            let bucket = &self.buckets[b];
-            for s in &bucket.0 {
-                if s.meta == EMPTY {
-                    return None;
-                }
-                if Self::holds(s, &self.arena, key, word, h) {
-                    return Some(s);
-                }
-            }
-            if !bucket.overflowed() {
-                return None;
-            }
-            b = (b + 1) % self.buckets.len();
-        }
-    }
-
-    /// The index of the first bucket of hash `h`: its high bits scaled to the number of
-    /// buckets (Lemire's multiply-shift), so that the table can have any size, not only a
-    /// power of two.
-    #[inline]
-    fn home(&self, h: u64) -> usize {
-        ((h as u128 * self.buckets.len() as u128) >> 64) as usize
     }
 }
 
@@ -366,14 +441,15 @@ fn push_spaces(text: &[u8], offset: usize, out: &mut Vec<usize>) {
     }
 }
 
-/// A run of words being looked up: `words` words of text `text`, the key
-/// `buf[start..start + len]`, ending at space `last` (an index into [`RunScratch::spaces`]);
-/// and, once hashed, its first bucket, meta bits and in-slot form. 32 bytes.
+/// A run of words being looked up: `words` words of text `text`, ending at space `last` (an
+/// index into [`RunScratch::spaces`]); a run of one word is the key `buf[from..from + len]`,
+/// a longer one the pair of state `from` (the run without its last word) and the id of its
+/// last word. Once hashed, also its first bucket, meta bits and in-slot form. 32 bytes.
 #[derive(Debug, Clone, Copy)]
 struct Run {
     text: u32,
     last: u32,
-    start: u32,
+    from: u32,
     len: u16,
     words: u16,
     bucket: u32,
@@ -381,7 +457,7 @@ struct Run {
     word: u64,
 }
 
-/// The length of a run from byte `start` to `end`, saturated: a run of 64 KiB or more
+/// The length of a run from byte `start` to `end`, saturated: a word of 64 KiB or more
 /// matches no key (keys are shorter than 32 KiB), and [`meta_of`] of the saturated length
 /// has a bit no key's meta has.
 #[inline]
@@ -396,6 +472,9 @@ pub struct RunScratch {
     spaces: Vec<usize>,
     /// Per text, the end of its spaces in `spaces`.
     ends: Vec<u32>,
+    /// `word_ids[k]`: the id of the word from space `k` to space `k + 1`, [`NO_WORD`] if it
+    /// is in no entry.
+    word_ids: Vec<u32>,
     runs: Vec<Run>,
     next: Vec<Run>,
     /// Indices into `runs` of the runs longer than a slot holds.
@@ -407,14 +486,15 @@ pub struct RunScratch {
 /// space-separated words (with repeats, unsorted). Fastest when `buf` has [`PADDING`] bytes
 /// after the last text.
 ///
-/// A lookup in a large table waits on memory: the table of a language with 250,000 entries
-/// is megabytes, so most buckets a text's words land on are not in cache. So the texts are
-/// looked up together, one run length at a time, in three sweeps over their runs: hash each
-/// run and prefetch its bucket; for runs longer than a slot holds, prefetch the arena bytes
-/// the bucket points at; then look up. The loads of a sweep overlap (dozens in flight
+/// A lookup in a large table waits on memory: the tables of a language with 250,000 entries
+/// are megabytes, so most buckets a text's words land on are not in cache. So the texts are
+/// looked up together, one run length at a time, each round in sweeps over their runs: hash
+/// each run and prefetch its bucket; for words longer than a slot holds, prefetch the arena
+/// bytes the bucket points at; then look up. The loads of a sweep overlap (dozens in flight
 /// instead of one), and a run is extended by one word, into the next round, only while it
-/// is a word-prefix of some entry. Whether a word is found is a coin toss a branch
-/// predictor cannot learn, so the lookup decides it with masks and selects, not branches.
+/// is a word-prefix of some entry and the next word is a word of some entry. Whether a word
+/// is found is a coin toss a branch predictor cannot learn, so the lookup decides it with
+/// masks and selects, not branches.
 pub fn find_runs<'a>(
     buf: &[u8],
     texts: &[Range<usize>],
@@ -425,6 +505,7 @@ pub fn find_runs<'a>(
     let RunScratch {
         spaces,
         ends,
+        word_ids,
         runs,
         next,
         long,
@@ -443,7 +524,7 @@ pub fn find_runs<'a>(
             let run = Run {
                 text: t as u32,
                 last: k as u32 + 1,
-                start: start as u32,
+                from: start as u32,
                 len: run_len(start, end),
                 words: 1,
                 bucket: 0,
@@ -454,71 +535,114 @@ pub fn find_runs<'a>(
             push_if(runs, run, start < end);
         }
     }
-    let key = |r: &Run| &buf[r.start as usize..r.start as usize + r.len as usize];
+    word_ids.clear();
+    word_ids.resize(spaces.len(), EMPTY_WORD);
+    next.clear();
+    // Settles a looked-up run: its entry, if any, and its extension by the next word.
+    let mut settle = |r: &Run, slot: &Slot, found: bool, state: u32, next: &mut Vec<Run>| {
+        let t = r.text as usize;
+        push_if(&mut ids[t], slot.id, found & (slot.id != NONE));
+        let next_space = r.last as usize + 1;
+        let extend = found
+            & (slot.meta & PREFIX != 0)
+            & ((r.words as usize) < index(t).max_words)
+            & (next_space < ends[t] as usize);
+        let run = Run {
+            last: next_space as u32,
+            from: state,
+            words: r.words + 1,
+            ..*r
+        };
+        push_if(next, run, extend);
+    };
+
+    // Round one: every word, by its bytes.
+    let key = |r: &Run| &buf[r.from as usize..r.from as usize + r.len as usize];
+    long.clear();
+    for (i, r) in runs.iter_mut().enumerate() {
+        let words = &index(r.text as usize).words;
+        let (word, h) = key_hash(buf, r.from as usize, r.len as usize);
+        r.word = word;
+        r.meta = meta_of(r.len as usize, h);
+        r.bucket = words.home(h) as u32;
+        prefetch(&words.buckets[r.bucket as usize]);
+        push_if(long, i as u32, r.len as usize > INLINE);
+    }
+    for &i in long.iter() {
+        // The arena bytes of the first slot whose length and hash bits match.
+        let r = &runs[i as usize];
+        let index = index(r.text as usize);
+        let bucket = &index.words.buckets[r.bucket as usize];
+        let m = bucket.hits(r.meta, 0, true);
+        let at = bucket.0[way(m)].data as usize & 0usize.wrapping_sub((m != 0) as usize);
+        prefetch_ptr(index.arena.as_ptr().wrapping_add(at));
+    }
+    for r in runs.iter() {
+        let index = index(r.text as usize);
+        let long = r.len as usize > INLINE;
+        let bucket = &index.words.buckets[r.bucket as usize];
+        let m = bucket.hits(r.meta, r.word, long);
+        let mut slot = &bucket.0[way(m)];
+        let mut found = m != 0;
+        // Rare: the key may be in a later bucket, or its first candidate is another long
+        // word with the same length and hash bits; the plain probe decides.
+        let unsure = if long & found {
+            let at = slot.data as usize;
+            index.arena[at..at + r.len as usize] != *key(r)
+        } else {
+            !found & bucket.overflowed()
+        };
+        if unsure {
+            // The hash again, from the buffer as in the first sweep (`hash` would copy the
+            // key to pad it).
+            let (_, h) = key_hash(buf, r.from as usize, r.len as usize);
+            match index.words.get(&index.arena, key(r), r.word, h) {
+                Some(s) => (slot, found) = (s, true),
+                None => found = false,
+            }
+        }
+        let state = index.words.index_of(slot);
+        word_ids[r.last as usize - 1] = if found { state } else { NO_WORD };
+        settle(r, slot, found, state, next);
+    }
+    std::mem::swap(runs, next);
+
+    // Rounds two and on: by pairs.
     while !runs.is_empty() {
-        long.clear();
-        for (i, r) in runs.iter_mut().enumerate() {
-            let index = index(r.text as usize);
-            let (word, h) = key_hash(buf, r.start as usize, r.len as usize);
-            r.word = word;
-            r.meta = meta_of(r.len as usize, h);
-            r.bucket = index.home(h) as u32;
-            prefetch(&index.buckets[r.bucket as usize]);
-            push_if(long, i as u32, r.len as usize > INLINE);
+        // Drop the runs whose last word is in no entry; hash the others and prefetch their
+        // buckets.
+        let mut kept = 0;
+        for i in 0..runs.len() {
+            let r = runs[i];
+            let pairs = &index(r.text as usize).pairs;
+            let word = word_ids[r.last as usize - 1];
+            let key = pair_key(r.from, word);
+            let h = pair_hash(key);
+            let bucket = pairs.home(h);
+            prefetch(&pairs.buckets[bucket]);
+            runs[kept] = Run {
+                bucket: bucket as u32,
+                meta: meta_of(8, h),
+                word: key,
+                ..r
+            };
+            kept += (word != NO_WORD) as usize;
         }
-        for &i in long.iter() {
-            // The arena bytes of the first slot whose length and hash bits match.
-            let r = &runs[i as usize];
-            let index = index(r.text as usize);
-            let bucket = &index.buckets[r.bucket as usize];
-            let m = bucket.hits(r.meta, 0, true);
-            let at = bucket.0[way(m)].data as usize & 0usize.wrapping_sub((m != 0) as usize);
-            prefetch_ptr(index.arena.as_ptr().wrapping_add(at));
-        }
+        runs.truncate(kept);
         next.clear();
         for r in runs.iter() {
-            let index = index(r.text as usize);
-            let long = r.len as usize > INLINE;
-            let bucket = &index.buckets[r.bucket as usize];
-            let m = bucket.hits(r.meta, r.word, long);
+            let pairs = &index(r.text as usize).pairs;
+            let bucket = &pairs.buckets[r.bucket as usize];
+            let m = bucket.hits(r.meta, r.word, false);
             let mut slot = &bucket.0[way(m)];
             let mut found = m != 0;
-            // Rare: the key may be in a later bucket, or its first candidate is another
-            // long key with the same length and hash bits; the plain probe decides.
-            let unsure = if long & found {
-                let at = slot.data as usize;
-                index.arena[at..at + r.len as usize] != *key(r)
-            } else {
-                !found & bucket.overflowed()
-            };
-            if unsure {
-                // The hash again, from the buffer as in the first sweep (`hash` would copy
-                // the key to pad it).
-                let (_, h) = key_hash(buf, r.start as usize, r.len as usize);
-                match index.get(key(r), r.word, h) {
-                    Some(s) => (slot, found) = (s, true),
-                    None => found = false,
-                }
+            // Rare: the pair may be in a later bucket.
+            if !found & bucket.overflowed()
+                && let Some(s) = pairs.get(&[], &r.word.to_le_bytes(), r.word, pair_hash(r.word))
+            {
+                (slot, found) = (s, true);
             }
-            let t = r.text as usize;
-            push_if(&mut ids[t], slot.id, found & (slot.id != NONE));
-            let next_space = r.last as usize + 1;
-            let extend = found
-                & (slot.meta & PREFIX != 0)
-                & ((r.words as usize) < index.max_words)
-                & (next_space < ends[t] as usize);
-            // The next space, if any; only read where the run extends.
-            let end = spaces.get(next_space).copied().unwrap_or(0);
-            push_if(
-                next,
-                Run {
-                    last: next_space as u32,
-                    len: run_len(r.start as usize, end),
-                    words: r.words + 1,
-                    ..*r
-                },
-                extend,
-            );
+            settle(r, slot, found, pairs.index_of(slot) | PAIR_STATE, next);
         }
         std::mem::swap(runs, next);
     }
@@ -529,14 +653,18 @@ mod tests {
     use super::*;
 
     fn find(entries: &[&str], text: &str) -> Vec<u32> {
-        let text_bytes = text.as_bytes();
         let idx = WordIndex::new(entries.iter().enumerate().map(|(i, e)| (i as u32, *e)));
+        find_in(&idx, text)
+    }
+
+    fn find_in(idx: &WordIndex, text: &str) -> Vec<u32> {
+        let text_bytes = text.as_bytes();
         let mut ids = vec![Vec::new()];
         let range = 0..text.len();
         find_runs(
             text_bytes,
             std::slice::from_ref(&range),
-            |_| &idx,
+            |_| idx,
             &mut RunScratch::default(),
             &mut ids,
         );
@@ -570,11 +698,16 @@ mod tests {
     /// lookup must still tell them apart (by the arena) and find both.
     #[test]
     fn long_keys_that_differ_only_in_the_middle() {
-        let e = ["abcdefgh x ijklmnop", "abcdefgh y ijklmnop", "abcdefgh"];
+        let e = [
+            "abcdefghxijklmnop",
+            "abcdefghyijklmnop",
+            "abcdefgh",
+            "abcdefghyijklmnop q",
+        ];
         assert_eq!(hash(e[0].as_bytes()), hash(e[1].as_bytes()));
-        assert_eq!(find(&e, " abcdefgh y ijklmnop "), [1, 2]);
-        assert_eq!(find(&e, " abcdefgh x ijklmnop "), [0, 2]);
-        assert_eq!(find(&e, " abcdefgh z ijklmnop "), [2]);
+        assert_eq!(find(&e, " abcdefghyijklmnop q "), [1, 3]);
+        assert_eq!(find(&e, " abcdefghxijklmnop q "), [0]);
+        assert_eq!(find(&e, " abcdefghzijklmnop abcdefgh "), [2]);
     }
 
     /// A word or run longer than 64 KiB (a pathological text) matches nothing, and the words
@@ -643,18 +776,95 @@ mod tests {
         let refs: Vec<&str> = entries.iter().map(String::as_str).collect();
         let idx = WordIndex::new(refs.iter().enumerate().map(|(i, e)| (i as u32, *e)));
         assert!(
-            idx.buckets.iter().any(Bucket::overflowed),
+            idx.words.buckets.iter().any(Bucket::overflowed),
             "no bucket overflowed"
         );
         for (i, e) in refs.iter().enumerate() {
             let text = format!(" {e} x{i} ");
             let got = find(&refs, &text);
             assert!(got.contains(&(i as u32)), "{e:?} not found: {got:?}");
-            let (word, h) = hash(e.as_bytes());
-            assert!(idx.get(e.as_bytes(), word, h).is_some());
-            let missing = format!("x{i}");
-            let (word, h) = hash(missing.as_bytes());
-            assert!(idx.get(missing.as_bytes(), word, h).is_none());
+        }
+        for w in words
+            .iter()
+            .map(String::as_bytes)
+            .chain([&b"longer-than-eight"[..]])
+        {
+            let (word, h) = hash(w);
+            assert!(idx.words.get(&idx.arena, w, word, h).is_some());
+            let missing = [w, b"x"].concat();
+            let (word, h) = hash(&missing);
+            assert!(idx.words.get(&idx.arena, &missing, word, h).is_none());
+        }
+    }
+
+    /// A word of an entry that is no entry alone is looked up (it has an id, to extend runs
+    /// with) but matches nothing; a run through a word of no entry stops there.
+    #[test]
+    fn words_inside_entries_only() {
+        let e = ["new york", "york new", "big apple pie"];
+        assert_eq!(find(&e, " york "), Vec::<u32>::new());
+        assert_eq!(find(&e, " york new york "), [0, 1]);
+        assert_eq!(find(&e, " big apple pie "), [2]);
+        assert_eq!(find(&e, " big pie apple pie "), Vec::<u32>::new());
+        assert_eq!(find(&e, " big apples pie "), Vec::<u32>::new());
+    }
+
+    /// Many entries of one to five words from a small vocabulary (so that they share words,
+    /// prefixes and states, and the pair table has full buckets), against plain substring
+    /// search of the padded entry in texts of the same words, others, and double spaces.
+    #[test]
+    fn many_overlapping_entries_agree_with_substring_search() {
+        let vocab = [
+            "a",
+            "bb",
+            "ccc",
+            "dddddddd",
+            "eeeeeeeee",
+            "f",
+            "gg",
+            "hhhhhhhhhhhhhhhhhhhh",
+            "i",
+            "jj",
+            "",
+            "k",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut entries = Vec::new();
+        while entries.len() < 3000 {
+            let n = 1 + next(5);
+            let words: Vec<&str> = (0..n).map(|_| vocab[next(vocab.len())]).collect();
+            let e = words.join(" ");
+            if !e.is_empty() && !e.starts_with(' ') && !e.ends_with(' ') && !entries.contains(&e) {
+                entries.push(e);
+            }
+        }
+        let refs: Vec<&str> = entries.iter().map(String::as_str).collect();
+        let idx = WordIndex::new(refs.iter().enumerate().map(|(i, e)| (i as u32, *e)));
+        assert!(idx.pairs.buckets.iter().any(Bucket::overflowed));
+        for _ in 0..300 {
+            let n = 1 + next(12);
+            let words: Vec<&str> = (0..n)
+                .map(|_| {
+                    if next(8) == 0 {
+                        "zz"
+                    } else {
+                        vocab[next(vocab.len())]
+                    }
+                })
+                .collect();
+            let text = format!(" {} ", words.join(" "));
+            let want: Vec<u32> = (0..refs.len() as u32)
+                .filter(|&i| text.contains(&format!(" {} ", refs[i as usize])))
+                .collect();
+            let mut got = find_in(&idx, &text);
+            got.dedup();
+            assert_eq!(got, want, "{text:?}");
         }
     }
 
