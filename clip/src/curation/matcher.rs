@@ -63,6 +63,17 @@ pub fn can_ever_match(spaced: &str) -> bool {
     })
 }
 
+/// A language code of at most 8 bytes as one word, zero-padded (codes hold no NUL).
+fn code_key(code: &str) -> Option<u64> {
+    let b = code.as_bytes();
+    if b.len() > 8 || b.contains(&0) {
+        return None;
+    }
+    let mut w = [0u8; 8];
+    w[..b.len()].copy_from_slice(b);
+    Some(u64::from_le_bytes(w))
+}
+
 /// The automaton and entries of one language.
 #[derive(Debug, Clone)]
 pub struct LanguageMatcher {
@@ -89,8 +100,12 @@ pub struct Resolved {
 #[derive(Debug, Clone)]
 pub struct Matcher {
     languages: Vec<LanguageMatcher>,
-    /// Language code → index; looked up for every record, hence the fast hash.
-    index: FxHashMap<String, u32>,
+    /// Language code → index, for codes of up to 8 bytes, by their bytes as one word
+    /// ([`code_key`]): looked up for every record, hence the fast hash and keys compared
+    /// without a call to `memcmp`.
+    index: FxHashMap<u64, u32>,
+    /// The same for longer codes (Wikipedia's "zh-min-nan", "be-tarask").
+    long_codes: FxHashMap<String, u32>,
     other: Option<u32>,
 }
 
@@ -179,17 +194,21 @@ impl Matcher {
             .par_iter()
             .map(|l| LanguageMatcher::build(&l.lang, &l.entries))
             .collect::<Result<Vec<_>>>()?;
-        let index: FxHashMap<String, u32> = languages
-            .iter()
-            .enumerate()
-            .map(|(i, l)| (l.lang.clone(), i as u32))
-            .collect();
-        let other = index.get(OTHER).copied();
-        Ok(Matcher {
+        let (mut index, mut long_codes) = (FxHashMap::default(), FxHashMap::default());
+        for (i, l) in languages.iter().enumerate() {
+            match code_key(&l.lang) {
+                Some(key) => index.insert(key, i as u32),
+                None => long_codes.insert(l.lang.clone(), i as u32),
+            };
+        }
+        let mut matcher = Matcher {
             languages,
             index,
-            other,
-        })
+            long_codes,
+            other: None,
+        };
+        matcher.other = matcher.language_index(OTHER);
+        Ok(matcher)
     }
 
     /// The languages, sorted by code.
@@ -199,7 +218,11 @@ impl Matcher {
 
     /// Index of a metadata language code, if it has metadata.
     pub fn language_index(&self, lang: &str) -> Option<u32> {
-        self.index.get(lang).copied()
+        match code_key(lang) {
+            Some(key) => self.index.get(&key),
+            None => self.long_codes.get(lang),
+        }
+        .copied()
     }
 
     /// The language a record is matched in: its tag normalised ([`normalise_tag`]), or, if it
@@ -399,6 +422,22 @@ mod tests {
             with_other.resolve(Some("fr"), "").lang,
             with_other.language_index("other")
         );
+    }
+
+    #[test]
+    fn language_codes_of_any_length() {
+        let m = matcher(&[
+            ("en", &["cat"]),
+            ("zh-min-nan", &["niau"]),
+            ("ckb-Arab", &["x"]),
+        ]);
+        assert_eq!(m.language_index("zh-min-nan"), Some(2));
+        assert_eq!(m.language_index("ckb-Arab"), Some(0));
+        assert_eq!(m.language_index("en"), Some(1));
+        assert_eq!(m.language_index("e"), None);
+        assert_eq!(m.language_index("en\0"), None);
+        assert_eq!(m.language_index("zh-min-na"), None);
+        assert_eq!(m.matched_entries("zh-min-nan", "a niau"), ["niau"]);
     }
 
     #[test]

@@ -138,8 +138,9 @@ impl Table {
     /// A table for up to `keys` keys.
     fn with_keys(keys: usize) -> Self {
         let buckets = (keys * SLOTS_PER_KEY).div_ceil(WAYS).max(1);
+        // A slot index must leave the `PAIR_STATE` bit free.
         assert!(
-            buckets * WAYS < EMPTY_WORD as usize,
+            buckets * WAYS <= PAIR_STATE as usize,
             "table of over 2^31 slots"
         );
         Table {
