@@ -11,8 +11,10 @@ use flate2::read::MultiGzDecoder;
 
 use super::error::{Error, Result};
 
-/// Lines per batch handed to the matching threads.
-pub const BATCH_LINES: usize = 16 * 1024;
+/// Lines per batch handed to the matching threads: many, so that each language's records in
+/// a batch, matched together, are many too (`pipeline`: with 97 languages, ordering batches
+/// of 16 Ki lines by language saved nothing measurable, of 64 Ki lines ~4 %).
+pub const BATCH_LINES: usize = 64 * 1024;
 /// Bytes per batch, at most (a batch ends at the first line that crosses it).
 pub const BATCH_BYTES: usize = 8 << 20;
 
@@ -205,7 +207,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("many.tsv");
         let mut want = Vec::new();
-        for i in 0..40_000 {
+        for i in 0..BATCH_LINES * 5 / 2 {
             let len = if i % 4_000 == 7 { 3_000 } else { i % 97 };
             want.push(format!("{i}\t{}", "é".repeat(len)).into_bytes());
         }

@@ -3,11 +3,12 @@
 //! MetaCLIP 2 (arXiv 2507.22062, §3.1) curates in three stages, each shardable: count matches
 //! per shard (reference `curate.py:count_per_shard`), sum the counts (`global_count`), then
 //! sample each shard against the global probabilities (`curate`). One reader thread streams
-//! batches of lines; a rayon pool parses and matches them in parallel, 16 lines at a time
-//! (whose table lookups overlap), each thread counting into counts of its own; results are
-//! consumed in input order and counts summed at the end, so outputs do not depend on the
-//! number of threads.
+//! batches of lines; a rayon pool parses them in parallel, orders each batch's records by
+//! language and matches them 16 at a time (whose table lookups overlap), each thread
+//! counting into counts of its own; results are consumed in input order and counts summed
+//! at the end, so outputs do not depend on the number of threads.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -22,6 +23,7 @@ use super::counts::Counts;
 use super::error::{Error, Result};
 use super::input::{Batch, read_batches_into};
 use super::matcher::{Matcher, TextBatch};
+use super::memory::{prefetch, prefetch_ptr};
 use super::record::parse_line;
 use super::sample::{Matched, Sampler};
 
@@ -135,103 +137,161 @@ impl ThreadCounts {
     }
 }
 
+/// Lines parsed by one rayon task.
+const PARSE_LINES: usize = 1024;
+
 /// Lines matched together ([`Matcher::find_batch`]): enough for their table lookups to
 /// overlap, few enough for the slots they load to stay in L1 cache until they are read.
 const CHUNK_LINES: usize = 16;
 
-/// A record waiting for the matching of its chunk.
-struct Pending {
-    /// Position in the chunk.
-    line: usize,
-    id: String,
-    identified: bool,
+/// A record of a language with metadata, parsed, waiting for matching.
+struct Parsed<'a> {
+    /// Line in the batch.
+    line: u32,
     lang: u32,
+    identified: bool,
+    /// The record's id (sample mode only).
+    id: String,
+    text: Cow<'a, str>,
+}
+
+/// Parses the lines `first..first + out.len()` of `batch`: the outcome of each line that
+/// needs no matching goes into `out`; the others are returned.
+fn parse_lines<'a>(
+    matcher: &Matcher,
+    batch: &'a Batch,
+    first: usize,
+    out: &mut [Outcome],
+    mode: Mode<'_>,
+) -> Vec<Parsed<'a>> {
+    let mut parsed = Vec::new();
+    for (j, o) in out.iter_mut().enumerate() {
+        let line = first + j;
+        match parse_one(matcher, batch.line_str(line), line as u32, mode) {
+            Ok(p) => parsed.push(p),
+            Err(outcome) => *o = outcome,
+        }
+    }
+    parsed
+}
+
+/// Line `line` parsed, or its outcome if it needs no matching.
+fn parse_one<'a>(
+    matcher: &Matcher,
+    line_str: Option<&'a str>,
+    line: u32,
+    mode: Mode<'_>,
+) -> std::result::Result<Parsed<'a>, Outcome> {
+    let Some(line_str) = line_str else {
+        return Err(Outcome::InvalidUtf8);
+    };
+    // A byte-order mark (first line of some files) is not part of the record.
+    let line_str = line_str.strip_prefix('\u{feff}').unwrap_or(line_str);
+    if line_str.trim().is_empty() {
+        return Err(Outcome::Empty);
+    }
+    let Ok(rec) = parse_line(line_str) else {
+        return Err(Outcome::Malformed);
+    };
+    let resolved = matcher.resolve(rec.lang.as_deref(), &rec.text);
+    let id = match mode {
+        Mode::Sample => rec.id.into_owned(),
+        Mode::Count(_) => String::new(),
+    };
+    match resolved.lang {
+        Some(lang) => Ok(Parsed {
+            line,
+            lang,
+            identified: resolved.identified,
+            id,
+            text: rec.text,
+        }),
+        None => Err(Outcome::Record {
+            id,
+            identified: resolved.identified,
+            matched: None,
+            no_metadata: true,
+        }),
+    }
+}
+
+/// The indices of `parsed` ordered by language (stably: a counting sort), so that the
+/// chunks matched one after another use the tables and automaton of one language, which
+/// then stay in cache from chunk to chunk, where in input order those of every language
+/// compete for it. (On the throughput example's 97 languages: Aho-Corasick time −60 %, word
+/// lookups −13 %, less the cost of the extra pass; 4 % less CPU time in all, median of
+/// paired runs.)
+fn by_language(parsed: &[Parsed<'_>], languages: usize) -> Vec<u32> {
+    let mut start = vec![0u32; languages + 1];
+    for p in parsed {
+        start[p.lang as usize + 1] += 1;
+    }
+    for l in 0..languages {
+        start[l + 1] += start[l];
+    }
+    let mut order = vec![0u32; parsed.len()];
+    for (i, p) in parsed.iter().enumerate() {
+        let at = &mut start[p.lang as usize];
+        order[*at as usize] = i as u32;
+        *at += 1;
+    }
+    order
 }
 
 /// A rayon task's scratch space, reused from chunk to chunk.
 #[derive(Default)]
 struct Worker {
     texts: TextBatch,
-    pending: Vec<Pending>,
 }
 
 impl Worker {
-    /// Classifies the lines `first..first + out.len()` of `batch` into `out`.
-    fn classify(
+    /// Matches the records `parsed[order[k]]` (of one language, mostly), writing each one's
+    /// match, if any, to `out[k]`.
+    fn match_chunk(
         &mut self,
         matcher: &Matcher,
-        batch: &Batch,
-        first: usize,
-        out: &mut [Outcome],
+        parsed: &[Parsed<'_>],
+        (order, next, after): (&[u32], &[u32], &[u32]),
+        out: &mut [Option<Matched>],
         mode: Mode<'_>,
     ) {
         self.texts.clear();
-        self.pending.clear();
-        for (j, o) in out.iter_mut().enumerate() {
-            *o = self.read(matcher, batch.line_str(first + j), j, mode);
+        // The texts lie all over the batch, each a cache miss of its own: start the loads of
+        // the next chunk's (most often this thread's next) while this one is matched, and
+        // of the records after it.
+        for &i in next {
+            let text = parsed[i as usize].text.as_bytes();
+            prefetch_ptr(text.as_ptr());
+            prefetch_ptr(text.as_ptr().wrapping_add(64));
+        }
+        for &i in after {
+            prefetch(&parsed[i as usize]);
+        }
+        for &i in order {
+            let p = &parsed[i as usize];
+            self.texts.push(p.lang, &p.text);
         }
         matcher.find_batch(&mut self.texts);
+        let lang = |t: usize| parsed[order[t] as usize].lang;
         if let Mode::Count(counts) = mode {
             let mut counts = counts.mine();
-            for (t, p) in self.pending.iter().enumerate() {
-                counts.prefetch(p.lang, self.texts.ids(t));
+            for t in 0..order.len() {
+                counts.prefetch(lang(t), self.texts.ids(t));
             }
-            for (t, p) in self.pending.iter().enumerate() {
-                counts.add(p.lang, self.texts.ids(t));
+            for t in 0..order.len() {
+                counts.add(lang(t), self.texts.ids(t));
             }
         }
-        for (t, p) in self.pending.drain(..).enumerate() {
+        for (t, o) in out.iter_mut().enumerate() {
             let ids = self.texts.ids(t);
-            out[p.line] = Outcome::Record {
-                id: p.id,
-                identified: p.identified,
-                matched: (!ids.is_empty()).then(|| Matched {
-                    lang: p.lang,
-                    entries: match mode {
-                        Mode::Count(_) => Vec::new(),
-                        Mode::Sample => ids.to_vec(),
-                    },
-                }),
-                no_metadata: false,
-            };
+            *o = (!ids.is_empty()).then(|| Matched {
+                lang: lang(t),
+                entries: match mode {
+                    Mode::Count(_) => Vec::new(),
+                    Mode::Sample => ids.to_vec(),
+                },
+            });
         }
-    }
-
-    /// The outcome of a line that needs no matching, or a placeholder for one queued in
-    /// `self.texts`.
-    fn read(&mut self, matcher: &Matcher, line: Option<&str>, j: usize, mode: Mode<'_>) -> Outcome {
-        let Some(line) = line else {
-            return Outcome::InvalidUtf8;
-        };
-        // A byte-order mark (first line of some files) is not part of the record.
-        let line = line.strip_prefix('\u{feff}').unwrap_or(line);
-        if line.trim().is_empty() {
-            return Outcome::Empty;
-        }
-        let Ok(rec) = parse_line(line) else {
-            return Outcome::Malformed;
-        };
-        let resolved = matcher.resolve(rec.lang.as_deref(), &rec.text);
-        let id = match mode {
-            Mode::Sample => rec.id.into_owned(),
-            Mode::Count(_) => String::new(),
-        };
-        let Some(lang) = resolved.lang else {
-            return Outcome::Record {
-                id,
-                identified: resolved.identified,
-                matched: None,
-                no_metadata: true,
-            };
-        };
-        self.texts.push(lang, &rec.text);
-        self.pending.push(Pending {
-            line: j,
-            id,
-            identified: resolved.identified,
-            lang,
-        });
-        Outcome::Empty
     }
 }
 
@@ -324,16 +384,42 @@ fn scan(
         });
         let mut result = Ok(());
         let mut outcomes = Vec::new();
+        let mut matches = Vec::new();
         for batch in rx {
             outcomes.clear();
             outcomes.resize_with(batch.len(), || Outcome::Empty);
             pool.install(|| {
-                outcomes
+                let parsed: Vec<Parsed<'_>> = outcomes
+                    .par_chunks_mut(PARSE_LINES)
+                    .enumerate()
+                    .flat_map_iter(|(c, out)| {
+                        parse_lines(matcher, &batch, c * PARSE_LINES, out, mode)
+                    })
+                    .collect();
+                let order = by_language(&parsed, matcher.languages().len());
+                matches.clear();
+                matches.resize_with(parsed.len(), || None);
+                let chunk = |c: usize| {
+                    let start = (c * CHUNK_LINES).min(order.len());
+                    &order[start..(start + CHUNK_LINES).min(order.len())]
+                };
+                matches
                     .par_chunks_mut(CHUNK_LINES)
                     .enumerate()
                     .for_each_init(Worker::default, |worker, (c, out)| {
-                        worker.classify(matcher, &batch, c * CHUNK_LINES, out, mode)
-                    })
+                        let orders = (chunk(c), chunk(c + 1), chunk(c + 2));
+                        worker.match_chunk(matcher, &parsed, orders, out, mode)
+                    });
+                let mut parsed = parsed;
+                for (m, &i) in matches.iter_mut().zip(&order) {
+                    let p = &mut parsed[i as usize];
+                    outcomes[p.line as usize] = Outcome::Record {
+                        id: std::mem::take(&mut p.id),
+                        identified: p.identified,
+                        matched: m.take(),
+                        no_metadata: false,
+                    };
+                }
             });
             if let Err(e) = consume(&batch, &mut outcomes) {
                 result = Err(e);
@@ -508,6 +594,59 @@ mod tests {
             }
         );
         assert_eq!(counts.per_lang, [vec![1, 0, 1], vec![1, 1]]);
+    }
+
+    /// Records are matched grouped by language, but outcomes come back in input order: with
+    /// every entry kept, the sample is exactly the matched lines, in order, and the counts
+    /// are those of each line matched on its own.
+    #[test]
+    fn grouping_by_language_keeps_input_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("shard.tsv");
+        let texts = [
+            ("en", "a black cat"),
+            ("ja", "黒猫です"),
+            ("en", "nothing"),
+            ("fr", "un chat"),
+            ("ja", "犬"),
+            ("en", "dog"),
+            ("ja", "猫"),
+        ];
+        let m = matcher();
+        let (mut input, mut want) = (String::new(), String::new());
+        let mut want_counts = Counts::zeros(&m);
+        for i in 0..70_000 {
+            let (lang, text) = texts[(i * 7 + i / 3) % texts.len()];
+            let line = format!("{i}\t{lang}\t{text}\n");
+            input.push_str(&line);
+            if let Some(li) = m.language_index(lang) {
+                let ids = m.matched_entries(lang, text);
+                if !ids.is_empty() {
+                    want.push_str(&line);
+                }
+                let entries = &m.languages()[li as usize].entries;
+                for e in ids {
+                    let id = entries.iter().position(|x| x == e).unwrap();
+                    want_counts.per_lang[li as usize][id] += 1;
+                }
+            }
+        }
+        std::fs::write(&p, input).unwrap();
+        let (counts, _) = count(
+            &m,
+            std::slice::from_ref(&p),
+            Options::default(),
+            &NoProgress,
+        )
+        .unwrap();
+        assert_eq!(counts.per_lang, want_counts.per_lang);
+        let probs = Probabilities {
+            per_lang: vec![vec![1.0; 3], vec![1.0; 2]],
+        };
+        let out = dir.path().join("kept.tsv");
+        let sampler = Sampler::new(probs, Rule::Metaclip1, 0);
+        sample(&m, &sampler, &[p], &out, 0, Options::default(), &NoProgress).unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), want);
     }
 
     #[test]
