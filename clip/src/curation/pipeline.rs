@@ -388,7 +388,7 @@ fn scan(
             outcomes.clear();
             outcomes.resize_with(batch.len(), || Outcome::Empty);
             pool.install(|| {
-                let parsed: Vec<Parsed<'_>> = outcomes
+                let mut parsed: Vec<Parsed<'_>> = outcomes
                     .par_chunks_mut(PARSE_LINES)
                     .enumerate()
                     .flat_map_iter(|(c, out)| {
@@ -404,7 +404,7 @@ fn scan(
                     .for_each_init(Worker::default, |worker, (out, order)| {
                         worker.match_chunk(matcher, &parsed, order, out, mode)
                     });
-                let mut parsed = parsed;
+                // Back in input order.
                 for (m, &i) in matches.iter_mut().zip(&order) {
                     let p = &mut parsed[i as usize];
                     outcomes[p.line as usize] = Outcome::Record {
