@@ -53,6 +53,9 @@ struct Required {
     /// entries once a pattern is added); only where the text has one of these (punctuation,
     /// mostly, outside CJK) are pairs looked at.
     edge: Vec<u8>,
+    /// The edge bytes, when there are at most three (most languages have one or two: `'`,
+    /// `-`): then found with `memchr`, many bytes at a time, instead of through `edge`.
+    few: Vec<u8>,
     /// Bit `b`: byte `b` alone is a pattern.
     single: [u64; 4],
     /// Bit `a * 256 + b`: the pair `a b` ends a pattern (right side without a space).
@@ -125,6 +128,14 @@ impl Required {
         if edge.is_empty() {
             return;
         }
+        match self.few[..] {
+            [a] => return self.scan_at(text, memchr::memchr_iter(a, text), &mut found),
+            [a, b] => return self.scan_at(text, memchr::memchr2_iter(a, b, text), &mut found),
+            [a, b, c] => {
+                return self.scan_at(text, memchr::memchr3_iter(a, b, c, text), &mut found);
+            }
+            _ => {}
+        }
         // Most bytes are no edge byte: test eight at a time, without a branch per byte.
         let mut chunks = text.chunks_exact(8);
         let mut start = 0;
@@ -141,6 +152,30 @@ impl Required {
                 return;
             }
         }
+    }
+
+    /// [`Self::scan`] at the bytes `positions` (those of the text that are edge bytes).
+    #[inline]
+    fn scan_at(
+        &self,
+        text: &[u8],
+        positions: impl Iterator<Item = usize>,
+        found: &mut impl FnMut(usize, Anchor) -> bool,
+    ) {
+        for i in positions {
+            if !self.at(text, i, found) {
+                return;
+            }
+        }
+    }
+
+    /// Lists the edge bytes in `few` if there are at most three; called once all patterns
+    /// are added.
+    fn finish(&mut self) {
+        let bytes: Vec<u8> = (0..=255u8)
+            .filter(|&b| self.edge.get(b as usize) == Some(&1))
+            .collect();
+        self.few = if bytes.len() <= 3 { bytes } else { Vec::new() };
     }
 
     /// [`Self::scan`] at byte `i`; false when `found` says to stop.
@@ -204,6 +239,7 @@ impl UnpaddedIndex {
                 anchored.push((anchor, *id, p.as_bytes().into()));
             }
         }
+        required.finish();
         let search = if patterns.is_empty() {
             Search::Empty
         } else if patterns.len() <= MAX_ANCHORED {
@@ -278,6 +314,42 @@ mod tests {
         assert_eq!(Anchor::of(b"!"), Some(Anchor::Single(b'!')));
         assert_eq!(Anchor::of("東京".as_bytes()), Some(Anchor::End(0xba, 0xac)));
         assert_eq!(Anchor::of(b""), None);
+    }
+
+    /// Languages with one to three edge bytes find them with `memchr`; the result is the one
+    /// the byte table gives.
+    #[test]
+    fn few_edge_bytes_found_as_by_the_table() {
+        let sets: [&[&str]; 4] = [
+            &[" anti-", " pro-", " x-"],
+            &[" anti-", "'tis ", "'s gravenhage "],
+            &[" anti-", "'tis ", "!"],
+            &[" anti-", "'tis ", "$5 ", " 5%", "!"],
+        ];
+        let texts = [
+            " anti-war 'tis pro-x - 'tis $5 5% ! ",
+            " x- anti- ",
+            "'s gravenhage 's gravenhage",
+            " no edge bytes at all ",
+            "-'$%!",
+        ];
+        for (k, patterns) in sets.iter().enumerate() {
+            let idx = index(patterns);
+            assert_eq!(idx.required.few.is_empty(), k == 3, "{patterns:?}");
+            let mut by_table = idx.clone();
+            by_table.required.few.clear();
+            for text in texts {
+                assert_eq!(
+                    find(&idx, text),
+                    find(&by_table, text),
+                    "{patterns:?} {text:?}"
+                );
+            }
+        }
+        assert_eq!(
+            find(&index(&[" anti-", " pro-"]), " pro-anti- anti- "),
+            [0, 1]
+        );
     }
 
     #[test]
