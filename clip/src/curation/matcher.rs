@@ -26,7 +26,7 @@ use super::metadata::Metadata;
 use super::normalise::normalise_append;
 use super::script::is_cjk_or_similar;
 use super::unpadded::UnpaddedIndex;
-use super::words::{PADDING, RunScratch, WordIndex, find_runs};
+use super::words::{PADDING, RunScratch, WordIndex, find_runs, inline};
 
 /// Language code of the catch-all metadata list, used (when present) for texts whose
 /// language has none; the reference's `lid_langcode_to_metadata_langcode` maps to it too.
@@ -63,15 +63,11 @@ pub fn can_ever_match(spaced: &str) -> bool {
     })
 }
 
-/// A language code of at most 8 bytes as one word, zero-padded (codes hold no NUL).
+/// A language code of at most 8 bytes as one word, zero-padded (so a code with a NUL has
+/// none: it would collide with a shorter one).
 fn code_key(code: &str) -> Option<u64> {
     let b = code.as_bytes();
-    if b.len() > 8 || b.contains(&0) {
-        return None;
-    }
-    let mut w = [0u8; 8];
-    w[..b.len()].copy_from_slice(b);
-    Some(u64::from_le_bytes(w))
+    (b.len() <= 8 && !b.contains(&0)).then(|| inline(b))
 }
 
 /// The automaton and entries of one language.

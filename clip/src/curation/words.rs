@@ -298,7 +298,7 @@ fn pair_hash(key: u64) -> u64 {
 
 /// The bytes of `key` (at most 8) as a little-endian word, zero-padded.
 #[inline]
-fn inline(key: &[u8]) -> u64 {
+pub(super) fn inline(key: &[u8]) -> u64 {
     let mut w = [0u8; 8];
     w[..key.len()].copy_from_slice(key);
     u64::from_le_bytes(w)
