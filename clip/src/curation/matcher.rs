@@ -70,6 +70,18 @@ fn code_key(code: &str) -> Option<u64> {
     (b.len() <= 8 && !b.contains(&0)).then(|| inline(b))
 }
 
+/// Slot of [`Matcher::two_letter`] of a code of no metadata language.
+const NO_LANGUAGE: u32 = u32::MAX;
+
+/// The slot of a two-letter lowercase ASCII code in [`Matcher::two_letter`].
+#[inline]
+fn two_letter(code: &[u8]) -> Option<usize> {
+    match *code {
+        [a @ b'a'..=b'z', b @ b'a'..=b'z'] => Some((a - b'a') as usize * 26 + (b - b'a') as usize),
+        _ => None,
+    }
+}
+
 /// The automaton and entries of one language.
 #[derive(Debug, Clone)]
 pub struct LanguageMatcher {
@@ -96,6 +108,9 @@ pub struct Resolved {
 #[derive(Debug, Clone)]
 pub struct Matcher {
     languages: Vec<LanguageMatcher>,
+    /// Index of each two-letter lowercase code ([`two_letter`]), [`NO_LANGUAGE`] where it
+    /// has no metadata: most records' tags (ISO 639-1), found without hashing.
+    two_letter: Box<[u32; 26 * 26]>,
     /// Language code → index, for codes of up to 8 bytes, by their bytes as one word
     /// ([`code_key`]): looked up for every record, hence the fast hash and keys compared
     /// without a call to `memcmp`.
@@ -152,8 +167,9 @@ impl TextBatch {
         self.langs.is_empty()
     }
 
-    /// Entry ids matched by text `i`, sorted, without repeats (once [`Matcher::find_batch`]
-    /// has run).
+    /// Entry ids matched by text `i`, sorted, without repeats, once [`Matcher::find_batch`]
+    /// has run (after [`Matcher::find_batch_any_order`]: the same ids in any order, with
+    /// repeats).
     pub fn ids(&self, i: usize) -> &[u32] {
         &self.ids[i]
     }
@@ -191,7 +207,11 @@ impl Matcher {
             .map(|l| LanguageMatcher::build(&l.lang, &l.entries))
             .collect::<Result<Vec<_>>>()?;
         let (mut index, mut long_codes) = (FxHashMap::default(), FxHashMap::default());
+        let mut two = Box::new([NO_LANGUAGE; 26 * 26]);
         for (i, l) in languages.iter().enumerate() {
+            if let Some(slot) = two_letter(l.lang.as_bytes()) {
+                two[slot] = i as u32;
+            }
             match code_key(&l.lang) {
                 Some(key) => index.insert(key, i as u32),
                 None => long_codes.insert(l.lang.clone(), i as u32),
@@ -199,6 +219,7 @@ impl Matcher {
         }
         let mut matcher = Matcher {
             languages,
+            two_letter: two,
             index,
             long_codes,
             other: None,
@@ -214,6 +235,10 @@ impl Matcher {
 
     /// Index of a metadata language code, if it has metadata.
     pub fn language_index(&self, lang: &str) -> Option<u32> {
+        if let Some(slot) = two_letter(lang.as_bytes()) {
+            let i = self.two_letter[slot];
+            return (i != NO_LANGUAGE).then_some(i);
+        }
         match code_key(lang) {
             Some(key) => self.index.get(&key),
             None => self.long_codes.get(lang),
@@ -246,6 +271,17 @@ impl Matcher {
     /// (its set of matches) would. Matching texts together rather than one at a time lets
     /// the word lookups of all of them overlap ([`find_runs`]).
     pub fn find_batch(&self, batch: &mut TextBatch) {
+        self.find_batch_in(batch, true);
+    }
+
+    /// [`Self::find_batch`], leaving each text's ids in any order and with repeats (an entry
+    /// found at two places of a text is there twice): for callers that drop repeats
+    /// themselves ([`crate::curation::counts`]'s counting does, without sorting).
+    pub fn find_batch_any_order(&self, batch: &mut TextBatch) {
+        self.find_batch_in(batch, false);
+    }
+
+    fn find_batch_in(&self, batch: &mut TextBatch, sorted: bool) {
         let TextBatch {
             buf,
             ranges,
@@ -262,8 +298,10 @@ impl Matcher {
         buf.truncate(len);
         for (t, ids) in ids.iter_mut().enumerate() {
             language(t).unpadded.find(&buf[ranges[t].clone()], ids);
-            ids.sort_unstable();
-            ids.dedup();
+            if sorted {
+                ids.sort_unstable();
+                ids.dedup();
+            }
         }
     }
 
@@ -421,6 +459,36 @@ mod tests {
     }
 
     #[test]
+    fn any_order_finds_the_same_ids_with_repeats() {
+        let m = matcher(&[
+            ("en", &["cat", "black cat", "dog"]),
+            ("zh", &["猫", "黑猫"]),
+        ]);
+        let texts = [
+            ("en", "a cat, a black cat and a cat"),
+            ("zh", "黑猫和猫和猫"),
+            ("en", "no match"),
+        ];
+        let mut batch = TextBatch::default();
+        for (lang, text) in texts {
+            batch.push(m.language_index(lang).unwrap(), text);
+        }
+        m.find_batch_any_order(&mut batch);
+        let any: Vec<Vec<u32>> = (0..3).map(|i| batch.ids(i).to_vec()).collect();
+        m.find_batch(&mut batch);
+        for (i, ids) in any.into_iter().enumerate() {
+            let mut distinct = ids.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            assert_eq!(distinct, batch.ids(i), "text {i}");
+            assert!(
+                i == 2 || ids.len() > distinct.len(),
+                "text {i} has repeats: {ids:?}"
+            );
+        }
+    }
+
+    #[test]
     fn language_codes_of_any_length() {
         let m = matcher(&[
             ("en", &["cat"]),
@@ -430,6 +498,12 @@ mod tests {
         assert_eq!(m.language_index("zh-min-nan"), Some(2));
         assert_eq!(m.language_index("ckb-Arab"), Some(0));
         assert_eq!(m.language_index("en"), Some(1));
+        // Two lowercase letters take the direct table; other case and lengths the maps.
+        assert_eq!(m.language_index("fr"), None);
+        assert_eq!(m.language_index("EN"), None);
+        let upper = matcher(&[("EN", &["cat"]), ("en", &["dog"])]);
+        assert_eq!(upper.language_index("EN"), Some(0));
+        assert_eq!(upper.language_index("en"), Some(1));
         assert_eq!(m.language_index("e"), None);
         assert_eq!(m.language_index("en\0"), None);
         assert_eq!(m.language_index("zh-min-na"), None);

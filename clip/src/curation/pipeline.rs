@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::atomic::AtomicFile;
-use super::counts::Counts;
+use super::counts::{Counts, DistinctCounts};
 use super::error::{Error, Result};
 use super::input::{Batch, read_batches_into};
 use super::matcher::{Matcher, TextBatch};
@@ -107,20 +107,20 @@ enum Mode<'a> {
 /// atomic one is a full barrier, which stops the count updates of a chunk from overlapping
 /// their cache misses), summed once the scan is done.
 struct ThreadCounts {
-    per_thread: Vec<Mutex<Counts>>,
+    per_thread: Vec<Mutex<DistinctCounts>>,
 }
 
 impl ThreadCounts {
     fn new(matcher: &Matcher, threads: usize) -> Self {
         ThreadCounts {
             per_thread: (0..threads.max(1))
-                .map(|_| Mutex::new(Counts::zeros(matcher)))
+                .map(|_| Mutex::new(DistinctCounts::zeros(matcher)))
                 .collect(),
         }
     }
 
     /// The counts of the calling pool thread.
-    fn mine(&self) -> std::sync::MutexGuard<'_, Counts> {
+    fn mine(&self) -> std::sync::MutexGuard<'_, DistinctCounts> {
         let i = rayon::current_thread_index().unwrap_or(0) % self.per_thread.len();
         self.per_thread[i]
             .lock()
@@ -130,7 +130,9 @@ impl ThreadCounts {
     fn sum(self, matcher: &Matcher) -> Counts {
         let mut total = Counts::zeros(matcher);
         for c in self.per_thread {
-            total.merge(&c.into_inner().expect("a counting thread panicked"));
+            c.into_inner()
+                .expect("a counting thread panicked")
+                .add_to(&mut total);
         }
         total
     }
@@ -270,7 +272,11 @@ impl Worker {
             let p = &parsed[i as usize];
             self.texts.push(p.lang, &p.text);
         }
-        matcher.find_batch(&mut self.texts);
+        match mode {
+            // Counting drops repeats itself, cheaper than sorting each text's ids.
+            Mode::Count(_) => matcher.find_batch_any_order(&mut self.texts),
+            Mode::Sample => matcher.find_batch(&mut self.texts),
+        }
         let lang = |t: usize| parsed[order[t] as usize].lang;
         if let Mode::Count(counts) = mode {
             let mut counts = counts.mine();

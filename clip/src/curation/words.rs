@@ -371,16 +371,31 @@ fn hash(key: &[u8]) -> (u64, u64) {
 }
 
 /// Pushes `x` if `keep`, without a branch on `keep`: `x` is written past the end and the
-/// length moves over it or not. For results that are as often kept as not.
+/// length moves over it or not. For results that are as often kept as not. `v` must have
+/// room for one more element ([`Vec::reserve`] beforehand, once for a whole sweep, as a
+/// check per push costs more than the push).
+///
+/// # Safety
+/// `v.len() < v.capacity()`.
 #[inline]
-fn push_if<T: Copy>(v: &mut Vec<T>, x: T, keep: bool) {
-    v.reserve(1);
-    // SAFETY: `reserve(1)` leaves room for one more element, which is written (a `Copy`
+unsafe fn push_if<T: Copy>(v: &mut Vec<T>, x: T, keep: bool) {
+    debug_assert!(v.len() < v.capacity());
+    // SAFETY: the caller leaves room for one more element, which is written (a `Copy`
     // value, nothing to drop) before the length may cover it.
     unsafe {
         let n = v.len();
         v.as_mut_ptr().add(n).write(x);
         v.set_len(n + keep as usize);
+    }
+}
+
+/// Makes room in `ids[t]` for one id per word of text `t` (whose spaces end at `ends[t]`):
+/// a sweep pushes at most that many, one per run of the text.
+fn reserve_ids(ids: &mut [Vec<u32>], ends: &[u32]) {
+    let mut begin = 0;
+    for (ids, &end) in ids.iter_mut().zip(ends) {
+        ids.reserve((end - begin) as usize);
+        begin = end;
     }
 }
 
@@ -536,6 +551,7 @@ pub fn find_runs<'a>(
             push_spaces(&buf[text.clone()], text.start, spaces);
         }
         ends.push(spaces.len() as u32);
+        runs.reserve(spaces.len() - begin);
         for k in begin..spaces.len().saturating_sub(1) {
             let (start, end) = (spaces[k] + 1, spaces[k + 1]);
             let run = Run {
@@ -549,16 +565,25 @@ pub fn find_runs<'a>(
                 word: 0,
             };
             // An empty word (two spaces in a row) starts no entry.
-            push_if(runs, run, start < end);
+            // SAFETY: room for every word of the text reserved above.
+            unsafe { push_if(runs, run, start < end) };
         }
     }
     word_ids.clear();
     word_ids.resize(spaces.len(), EMPTY_WORD);
     next.clear();
     // Settles a looked-up run: its entry, if any, and its extension by the next word.
-    let mut settle = |r: &Run, slot: &Slot, found: bool, state: u32, next: &mut Vec<Run>| {
+    // The sweeps that call it reserve room first: in `next` for every run, in `ids[t]` for
+    // every word of text `t` ([`reserve_ids`]).
+    let settle = |r: &Run,
+                  slot: &Slot,
+                  found: bool,
+                  state: u32,
+                  next: &mut Vec<Run>,
+                  ids: &mut [Vec<u32>]| {
         let t = r.text as usize;
-        push_if(&mut ids[t], slot.id, found & (slot.id != NONE));
+        // SAFETY: a sweep settles each run once, and a text has fewer runs than words.
+        unsafe { push_if(&mut ids[t], slot.id, found & (slot.id != NONE)) };
         let next_space = r.last as usize + 1;
         let extend = found
             & (slot.meta & PREFIX != 0)
@@ -570,12 +595,14 @@ pub fn find_runs<'a>(
             words: r.words + 1,
             ..*r
         };
-        push_if(next, run, extend);
+        // SAFETY: room for every run of the sweep reserved by the caller.
+        unsafe { push_if(next, run, extend) };
     };
 
     // Round one: every word, by its bytes.
     let key = |r: &Run| &buf[r.from as usize..r.from as usize + r.len as usize];
     long.clear();
+    long.reserve(runs.len());
     for (i, r) in runs.iter_mut().enumerate() {
         let words = &index(r.text as usize).words;
         let (word, h) = key_hash(buf, r.from as usize, r.len as usize);
@@ -583,7 +610,8 @@ pub fn find_runs<'a>(
         r.meta = meta_of(r.len as usize, h);
         r.bucket = words.home(h) as u32;
         prefetch(&words.buckets[r.bucket as usize]);
-        push_if(long, i as u32, r.len as usize > INLINE);
+        // SAFETY: room for every run reserved above.
+        unsafe { push_if(long, i as u32, r.len as usize > INLINE) };
     }
     for &i in long.iter() {
         // The arena bytes of the first slot whose length and hash bits match.
@@ -594,6 +622,8 @@ pub fn find_runs<'a>(
         let at = bucket.0[way(m)].data as usize & 0usize.wrapping_sub((m != 0) as usize);
         prefetch_ptr(index.arena.as_ptr().wrapping_add(at));
     }
+    next.reserve(runs.len());
+    reserve_ids(ids, ends);
     for r in runs.iter() {
         let index = index(r.text as usize);
         let long = r.len as usize > INLINE;
@@ -620,7 +650,7 @@ pub fn find_runs<'a>(
         }
         let state = index.words.index_of(slot);
         word_ids[r.last as usize - 1] = if found { state } else { NO_WORD };
-        settle(r, slot, found, state, next);
+        settle(r, slot, found, state, next, ids);
     }
     std::mem::swap(runs, next);
 
@@ -647,6 +677,8 @@ pub fn find_runs<'a>(
         }
         runs.truncate(kept);
         next.clear();
+        next.reserve(runs.len());
+        reserve_ids(ids, ends);
         for r in runs.iter() {
             let pairs = &index(r.text as usize).pairs;
             let bucket = &pairs.buckets[r.bucket as usize];
@@ -659,7 +691,7 @@ pub fn find_runs<'a>(
             {
                 (slot, found) = (s, true);
             }
-            settle(r, slot, found, pairs.index_of(slot) | PAIR_STATE, next);
+            settle(r, slot, found, pairs.index_of(slot) | PAIR_STATE, next, ids);
         }
         std::mem::swap(runs, next);
     }
