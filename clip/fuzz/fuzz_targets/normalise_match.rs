@@ -9,7 +9,9 @@
 use std::path::Path;
 
 use kiln_clip::curation::normalise::normalise_into;
-use kiln_clip::curation::{LanguageMetadata, Matcher, Metadata, parse_line, spaced_entry};
+use kiln_clip::curation::{
+    LanguageMetadata, Matcher, Metadata, TextBatch, parse_line, spaced_entry,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -50,5 +52,17 @@ fuzz_target!(|data: &[u8]| {
             .collect();
         want.sort_unstable();
         assert_eq!(got, want, "text {text:?}");
+        // The ids in any order with repeats (counting's path): the same set.
+        let mut batch = TextBatch::default();
+        batch.push(matcher.language_index("xx").expect("xx"), text);
+        matcher.find_batch_any_order(&mut batch);
+        let mut any: Vec<&str> = batch
+            .ids(0)
+            .iter()
+            .map(|&i| lang.entries[i as usize].as_str())
+            .collect();
+        any.sort_unstable();
+        any.dedup();
+        assert_eq!(any, want, "any order, text {text:?}");
     }
 });
