@@ -294,7 +294,15 @@ impl Matcher {
         // Padding, so that every key can be read as whole 8-byte words (`find_runs`).
         let len = buf.len();
         buf.extend(std::iter::repeat_n('\0', PADDING));
-        find_runs(buf.as_bytes(), ranges, |t| &language(t).words, runs, ids);
+        // Texts of one language (most chunks, their records being ordered by language): the
+        // table is the same for every run, which the compiler then keeps in registers.
+        match langs.first() {
+            Some(&first) if langs.iter().all(|&l| l == first) => {
+                let words = &self.languages[first as usize].words;
+                find_runs(buf.as_bytes(), ranges, |_| words, runs, ids)
+            }
+            _ => find_runs(buf.as_bytes(), ranges, |t| &language(t).words, runs, ids),
+        }
         buf.truncate(len);
         for (t, ids) in ids.iter_mut().enumerate() {
             language(t).unpadded.find(&buf[ranges[t].clone()], ids);
