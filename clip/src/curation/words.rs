@@ -29,8 +29,13 @@ const PREFIX: u32 = 1 << 15;
 /// whole bucket sent 9.9 % of the lookups of words of no entry on to the next bucket; four,
 /// split by tag, 6.0 %.)
 const OVERFLOW: u32 = 1 << 16;
+/// Bit of a word's `Slot::meta` set when the word is the second or a later word of some
+/// entry: only a run extended over such a word can be a key of the pair table, so a run is
+/// not looked up there at all when its next word lacks it (a quarter of the English pair
+/// lookups: "the" starts entries, but "the Hague" continues none with "school").
+const CONT: u32 = 1 << 17;
 /// The bits of `Slot::meta` that describe the key: its length and hash bits.
-const KEY: u32 = !(PREFIX | OVERFLOW);
+const KEY: u32 = !(PREFIX | OVERFLOW | CONT);
 /// Slots per bucket: one 64-byte cache line.
 const WAYS: usize = 4;
 /// Slots allocated per key: at most half the slots are used. (Measured on the throughput
@@ -50,7 +55,8 @@ struct Slot {
     /// The key itself when it is short (zero-padded), else its offset in the arena.
     data: u64,
     /// Bits 0..15: key length + 1 (0 = empty slot); bit 15: [`PREFIX`]; bit 16:
-    /// [`OVERFLOW`] (of the bucket, not of this key); bits 17..32: low bits of the key's hash.
+    /// [`OVERFLOW`] (of the bucket, not of this key); bit 17: [`CONT`]; bits 18..32: low bits
+    /// of the key's hash.
     meta: u32,
     id: u32,
 }
@@ -133,7 +139,7 @@ impl Bucket {
 /// The overflow tag of a key with `meta` bits `meta`: two of its hash bits.
 #[inline]
 fn tag(meta: u32) -> usize {
-    (meta >> 17) as usize % WAYS
+    (meta >> 18) as usize % WAYS
 }
 
 /// The slot of the first hit of a [`Bucket::hits`] mask (slot 0 if none).
@@ -278,7 +284,8 @@ pub struct WordIndex {
 
 /// Word id of the empty word (between two spaces in a row), which has no slot.
 const EMPTY_WORD: u32 = u32::MAX - 1;
-/// Word id of a word that is in no entry: no run through it can match.
+/// Word id of a word that is in no entry, or only as its first word: no run extended over it
+/// can match.
 const NO_WORD: u32 = u32::MAX;
 /// Bit of a state set when it is a slot of the pair table (a run of two or more words)
 /// rather than of the word table (one word).
@@ -324,7 +331,7 @@ fn low_bytes(n: usize) -> u64 {
 #[inline]
 fn meta_of(len: usize, h: u64) -> u32 {
     // The low bits of the hash: the high ones choose the bucket.
-    ((h as u32) << 17) | (len as u32 + 1)
+    ((h as u32) << 18) | (len as u32 + 1)
 }
 
 /// One step of the key hash: folds in the next 8 bytes.
@@ -430,6 +437,9 @@ impl WordIndex {
                     state = word;
                     index.words.slot_mut(word)
                 } else {
+                    if word != EMPTY_WORD {
+                        index.words.slot_mut(word).meta |= CONT;
+                    }
                     let key = pair_key(state, word).to_le_bytes();
                     let at = index.pairs.insert(&mut arena, &key);
                     state = at | PAIR_STATE;
@@ -552,7 +562,7 @@ pub struct RunScratch {
     /// Per text, the end of its spaces in `spaces`.
     ends: Vec<u32>,
     /// `word_ids[k]`: the id of the word from space `k` to space `k + 1`, [`NO_WORD`] if it
-    /// is in no entry.
+    /// continues no entry ([`CONT`]), so no run through it can match.
     word_ids: Vec<u32>,
     runs: Vec<Run>,
     next: Vec<Run>,
@@ -696,7 +706,11 @@ pub fn find_runs<'a>(
             }
         }
         let state = index.words.index_of(slot);
-        word_ids[r.last as usize - 1] = if found { state } else { NO_WORD };
+        word_ids[r.last as usize - 1] = if found & (slot.meta & CONT != 0) {
+            state
+        } else {
+            NO_WORD
+        };
         settle(r, slot, found, state, next, ids);
     }
     std::mem::swap(runs, next);
