@@ -146,6 +146,14 @@ struct Parsed<'a> {
     text: Cow<'a, str>,
 }
 
+/// A record to count: what matching needs of a [`Parsed`] and no more (32 bytes, where a
+/// `Parsed` takes 64).
+#[derive(Default)]
+struct ToCount<'a> {
+    lang: u32,
+    text: Cow<'a, str>,
+}
+
 /// Parses the lines `first..first + out.len()` of `batch`: the outcome of each line that
 /// needs no matching goes into `out`; the others are returned.
 fn parse_lines<'a>(
@@ -215,10 +223,14 @@ fn parse_one<'a>(
 /// compete for it. (On the throughput example's 97 languages: Aho-Corasick time −60 %, word
 /// lookups −13 %, less the cost of the extra pass: 4–8 % less CPU time in all, medians of
 /// paired runs on plain and gzip input.)
-fn by_language(parsed: &[Parsed<'_>], languages: usize) -> (Vec<u32>, Vec<u32>) {
+fn by_language<T>(
+    parsed: &[T],
+    lang: impl Fn(&T) -> u32,
+    languages: usize,
+) -> (Vec<u32>, Vec<u32>) {
     let mut start = vec![0u32; languages + 1];
     for p in parsed {
-        start[p.lang as usize + 1] += 1;
+        start[lang(p) as usize + 1] += 1;
     }
     for l in 0..languages {
         start[l + 1] += start[l];
@@ -226,7 +238,7 @@ fn by_language(parsed: &[Parsed<'_>], languages: usize) -> (Vec<u32>, Vec<u32>) 
     let starts = start.clone();
     let mut order = vec![0u32; parsed.len()];
     for (i, p) in parsed.iter().enumerate() {
-        let at = &mut start[p.lang as usize];
+        let at = &mut start[lang(p) as usize];
         order[*at as usize] = i as u32;
         *at += 1;
     }
@@ -240,10 +252,15 @@ struct Worker {
 }
 
 impl Worker {
-    /// Normalises and matches the records `parsed[order[k]]` (of one language, mostly):
-    /// afterwards `self.texts.ids(k)` are the entry ids of record `order[k]`, sorted if
-    /// `sorted`, else in any order and with repeats.
-    fn find(&mut self, matcher: &Matcher, parsed: &[Parsed<'_>], order: &[u32], sorted: bool) {
+    /// Normalises and matches `texts` (language, text; of one language, mostly): afterwards
+    /// `self.texts.ids(k)` are the entry ids of the `k`th, sorted if `sorted`, else in any
+    /// order and with repeats.
+    fn find<'t>(
+        &mut self,
+        matcher: &Matcher,
+        texts: impl Iterator<Item = (u32, &'t str)> + Clone,
+        sorted: bool,
+    ) {
         self.texts.clear();
         // The texts lie all over the batch, each a cache miss of its own: load a byte at
         // each end of every one first, so that the misses overlap instead of each stalling
@@ -251,14 +268,13 @@ impl Worker {
         // software prefetches of the same bytes, one or three chunks ahead, measured no
         // gain on this machine).
         let mut ends = 0u8;
-        for &i in order {
-            let text = parsed[i as usize].text.as_bytes();
+        for (_, text) in texts.clone() {
+            let text = text.as_bytes();
             ends ^= text.first().copied().unwrap_or(0) ^ text.last().copied().unwrap_or(0);
         }
         std::hint::black_box(ends);
-        for &i in order {
-            let p = &parsed[i as usize];
-            self.texts.push(p.lang, &p.text);
+        for (lang, text) in texts {
+            self.texts.push(lang, text);
         }
         if sorted {
             matcher.find_batch(&mut self.texts);
@@ -268,25 +284,23 @@ impl Worker {
         }
     }
 
-    /// Matches the records `parsed[order[k]]` and adds their matches to the counts of this
-    /// thread; `matched[k]` says whether record `order[k]` matched anything.
+    /// Matches the records `recs` and adds their matches to the counts of this thread;
+    /// `matched[k]` says whether `recs[k]` matched anything.
     fn count_chunk(
         &mut self,
         matcher: &Matcher,
-        parsed: &[Parsed<'_>],
-        order: &[u32],
+        recs: &[ToCount<'_>],
         counts: &ThreadCounts,
         matched: &mut [bool],
     ) {
-        self.find(matcher, parsed, order, false);
-        let lang = |t: usize| parsed[order[t] as usize].lang;
+        self.find(matcher, recs.iter().map(|r| (r.lang, &*r.text)), false);
         let mut counts = counts.mine();
-        for t in 0..order.len() {
-            counts.prefetch(lang(t), self.texts.ids(t));
+        for (t, r) in recs.iter().enumerate() {
+            counts.prefetch(r.lang, self.texts.ids(t));
         }
-        for (t, m) in matched.iter_mut().enumerate() {
+        for (t, (r, m)) in recs.iter().zip(matched).enumerate() {
             let ids = self.texts.ids(t);
-            counts.add(lang(t), ids);
+            counts.add(r.lang, ids);
             *m = !ids.is_empty();
         }
     }
@@ -300,7 +314,11 @@ impl Worker {
         order: &[u32],
         out: &mut [Option<Matched>],
     ) {
-        self.find(matcher, parsed, order, true);
+        let texts = order.iter().map(|&i| {
+            let p = &parsed[i as usize];
+            (p.lang, &*p.text)
+        });
+        self.find(matcher, texts, true);
         for (t, o) in out.iter_mut().enumerate() {
             let ids = self.texts.ids(t);
             *o = (!ids.is_empty()).then(|| Matched {
@@ -452,7 +470,7 @@ fn scan(
                 .enumerate()
                 .flat_map_iter(|(c, out)| parse_lines(matcher, batch, c * PARSE_LINES, out))
                 .collect();
-            let (order, _) = by_language(&parsed, matcher.languages().len());
+            let (order, _) = by_language(&parsed, |p| p.lang, matcher.languages().len());
             matches.clear();
             matches.resize_with(parsed.len(), || None);
             matches
@@ -494,7 +512,7 @@ pub fn count(
     let mut matched = Vec::new();
     stream(inputs, progress, |batch| {
         pool.install(|| {
-            let tasks: Vec<(Vec<Parsed<'_>>, LineStats)> = (0..batch.len().div_ceil(PARSE_LINES))
+            let tasks: Vec<(Vec<ToCount<'_>>, LineStats)> = (0..batch.len().div_ceil(PARSE_LINES))
                 .into_par_iter()
                 .map(|c| parse_counting(matcher, batch, c * PARSE_LINES))
                 .collect();
@@ -503,14 +521,20 @@ pub fn count(
                 parsed.extend(p);
                 tally.add_lines(&lines);
             }
-            let (order, starts) = by_language(&parsed, matcher.languages().len());
+            // The records themselves moved into language order, so that matching reads them
+            // one after another (only their texts then lie all over the batch).
+            let (order, starts) = by_language(&parsed, |r| r.lang, matcher.languages().len());
+            let recs: Vec<ToCount<'_>> = order
+                .iter()
+                .map(|&i| std::mem::take(&mut parsed[i as usize]))
+                .collect();
             matched.clear();
-            matched.resize(parsed.len(), false);
+            matched.resize(recs.len(), false);
             matched
                 .par_chunks_mut(CHUNK_LINES)
-                .zip(order.par_chunks(CHUNK_LINES))
-                .for_each_init(Worker::default, |worker, (matched, order)| {
-                    worker.count_chunk(matcher, &parsed, order, &counts, matched)
+                .zip(recs.par_chunks(CHUNK_LINES))
+                .for_each_init(Worker::default, |worker, (matched, recs)| {
+                    worker.count_chunk(matcher, recs, &counts, matched)
                 });
             for (lang, range) in starts.windows(2).enumerate() {
                 let (a, b) = (range[0] as usize, range[1] as usize);
@@ -529,7 +553,7 @@ fn parse_counting<'a>(
     matcher: &Matcher,
     batch: &'a Batch,
     first: usize,
-) -> (Vec<Parsed<'a>>, LineStats) {
+) -> (Vec<ToCount<'a>>, LineStats) {
     let lines = first..(first + PARSE_LINES).min(batch.len());
     let mut parsed = Vec::with_capacity(lines.len());
     let mut tally = Tally {
@@ -541,7 +565,10 @@ fn parse_counting<'a>(
         match parse_one(matcher, batch.line_str(line), line as u32, false) {
             Ok(p) => {
                 tally.note_parsed(p.identified);
-                parsed.push(p);
+                parsed.push(ToCount {
+                    lang: p.lang,
+                    text: p.text,
+                });
             }
             Err(outcome) => tally.note(&outcome),
         }
