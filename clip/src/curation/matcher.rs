@@ -250,7 +250,15 @@ impl Matcher {
     /// has none, the identified language of its text; a language without metadata falls back
     /// to the `other` list when there is one.
     pub fn resolve(&self, tag: Option<&str>, text: &str) -> Resolved {
-        let tag = tag.map(str::trim).filter(|t| !t.is_empty());
+        // A tag that starts and ends with an ASCII letter (most) has nothing to trim.
+        let solid = |t: &str| {
+            let b = t.as_bytes();
+            b.first().is_some_and(u8::is_ascii_alphabetic)
+                && b.last().is_some_and(u8::is_ascii_alphabetic)
+        };
+        let tag = tag
+            .map(|t| if solid(t) { t } else { t.trim() })
+            .filter(|t| !t.is_empty());
         // Fast path: a tag that already is a metadata code needs no normalising.
         if let Some(lang) = tag.and_then(|t| self.language_index(t)) {
             return Resolved {
@@ -451,6 +459,10 @@ mod tests {
             }
         );
         assert_eq!(m.resolve(Some("fr"), "chat").lang, None);
+        // Tags are trimmed (Unicode whitespace too); a blank tag asks for identification.
+        assert_eq!(m.resolve(Some(" en\t"), "").lang, en);
+        assert_eq!(m.resolve(Some("\u{3000}de"), "").lang, m.language_index("de"));
+        assert!(m.resolve(Some(" \u{a0}"), "the cat").identified);
         let r = m.resolve(None, "the cat sat on the mat in the house of my friend");
         assert_eq!(
             r,

@@ -187,7 +187,8 @@ fn parse_one<'a>(
     };
     // A byte-order mark (first line of some files) is not part of the record.
     let line_str = line_str.strip_prefix('\u{feff}').unwrap_or(line_str);
-    if line_str.trim().is_empty() {
+    // (A record's first byte is most often its `{`: no need to trim it.)
+    if !line_str.starts_with('{') && line_str.trim().is_empty() {
         return Err(Outcome::Empty);
     }
     let Ok(rec) = parse_line(line_str) else {

@@ -45,7 +45,7 @@ struct JsonRecord<'a> {
 
 /// Parses one line (without its line terminator).
 pub fn parse_line(line: &str) -> Result<Record<'_>, Malformed> {
-    if line.trim_start().starts_with('{') {
+    if line.starts_with('{') || line.trim_start().starts_with('{') {
         parse_json(line)
     } else {
         parse_tsv(line)
