@@ -17,13 +17,19 @@ use super::error::{Error, Result};
 pub const BATCH_LINES: usize = 64 * 1024;
 /// Bytes per batch, at most (a batch ends at the first line that crosses it).
 pub const BATCH_BYTES: usize = 8 << 20;
+/// Bytes asked of the input per read: as large as its reader's buffer, which a read that
+/// size bypasses, so that input (inflated, for gzip) lands in the batch without a copy.
+const READ_BYTES: usize = 1 << 20;
 
 /// A run of consecutive lines from one input.
 #[derive(Debug, Default)]
 pub struct Batch {
+    /// The lines are `data[..len]`; the rest, zero-filled once, is room that input is read
+    /// into directly (no copy through a reader's buffer), kept when the batch is reused.
     data: Vec<u8>,
+    len: usize,
     ends: Vec<usize>,
-    /// Whether all of `data` is valid UTF-8.
+    /// Whether all of `data[..len]` is valid UTF-8.
     utf8: bool,
 }
 
@@ -40,7 +46,7 @@ impl Batch {
 
     /// Bytes of the batch (lines with their terminators).
     pub fn bytes(&self) -> usize {
-        self.data.len()
+        self.len
     }
 
     /// Line `i`, without its `\n` or `\r\n`.
@@ -55,7 +61,7 @@ impl Batch {
     pub fn line_str(&self, i: usize) -> Option<&str> {
         let line = self.line(i);
         if self.utf8 {
-            // SAFETY: all of `data` is valid UTF-8 (checked when the batch was filled), and
+            // SAFETY: all of `data[..len]` is valid UTF-8 (checked when the batch was filled), and
             // a line is cut from it at ASCII bytes (`\n`, `\r`), which never fall inside a
             // multi-byte character, so the line is valid UTF-8 too.
             Some(unsafe { std::str::from_utf8_unchecked(line) })
@@ -98,9 +104,9 @@ pub fn read_batches(inputs: &[PathBuf], sink: impl FnMut(Batch) -> Result<()>) -
 /// [`read_batches`], filling batches that `fresh` hands out (cleared first), so that a caller
 /// can recycle the buffers of batches it is done with instead of allocating new ones.
 ///
-/// Input is copied into a batch a buffer at a time and split into lines by one vectorised
-/// search per buffer, not line by line; the bytes after a full batch's last line start the
-/// next batch.
+/// Input is read into a batch a megabyte at a time, straight into its buffer, and split into
+/// lines by one vectorised search per read, not line by line; the bytes after a full batch's
+/// last line start the next batch.
 pub fn read_batches_into(
     inputs: &[PathBuf],
     mut fresh: impl FnMut() -> Batch,
@@ -113,15 +119,19 @@ pub fn read_batches_into(
         let mut eof = false;
         loop {
             let mut batch = fresh();
-            batch.data.clear();
             batch.ends.clear();
-            batch.data.extend_from_slice(&carry);
+            // `batch.data[..filled]` is input read so far.
+            let mut filled = carry.len();
+            if batch.data.len() < filled {
+                batch.data.resize(filled, 0);
+            }
+            batch.data[..filled].copy_from_slice(&carry);
             carry.clear();
             // Bytes of `batch.data` already searched for line ends.
             let mut searched = 0;
             loop {
                 let mut full = false;
-                for i in memchr::memchr_iter(b'\n', &batch.data[searched..]) {
+                for i in memchr::memchr_iter(b'\n', &batch.data[searched..filled]) {
                     let end = searched + i + 1;
                     batch.ends.push(end);
                     if batch.ends.len() >= BATCH_LINES || end >= BATCH_BYTES {
@@ -131,32 +141,41 @@ pub fn read_batches_into(
                 }
                 if full {
                     let end = *batch.ends.last().expect("a line");
-                    carry.extend_from_slice(&batch.data[end..]);
-                    batch.data.truncate(end);
+                    carry.extend_from_slice(&batch.data[end..filled]);
+                    filled = end;
                     break;
                 }
-                searched = batch.data.len();
+                searched = filled;
                 if eof {
                     // A last line without a line end.
-                    if batch.ends.last().copied().unwrap_or(0) < batch.data.len() {
-                        batch.ends.push(batch.data.len());
+                    if batch.ends.last().copied().unwrap_or(0) < filled {
+                        batch.ends.push(filled);
                     }
                     break;
                 }
+                if batch.data.len() < filled + READ_BYTES {
+                    batch.data.resize(filled + READ_BYTES, 0);
+                }
                 let line = lines_before + batch.ends.len() as u64 + 1;
-                let chunk = reader.fill_buf().map_err(|source| Error::IoAt {
-                    path: path.clone(),
-                    line,
-                    source,
-                })?;
-                eof = chunk.is_empty();
-                batch.data.extend_from_slice(chunk);
-                let n = chunk.len();
-                reader.consume(n);
+                let n = loop {
+                    match reader.read(&mut batch.data[filled..filled + READ_BYTES]) {
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        got => {
+                            break got.map_err(|source| Error::IoAt {
+                                path: path.clone(),
+                                line,
+                                source,
+                            })?;
+                        }
+                    }
+                };
+                eof = n == 0;
+                filled += n;
             }
+            batch.len = filled;
             lines_before += batch.ends.len() as u64;
             // Validating a whole batch at once is far cheaper than line by line.
-            batch.utf8 = simdutf8::basic::from_utf8(&batch.data).is_ok();
+            batch.utf8 = simdutf8::basic::from_utf8(&batch.data[..filled]).is_ok();
             let done = eof && carry.is_empty();
             if !batch.is_empty() {
                 sink(batch)?;
@@ -228,6 +247,43 @@ mod tests {
                 .any(|b| b.len() < BATCH_LINES - 1 && b.len() > 1000)
         );
         assert_eq!(batches.concat(), want);
+    }
+
+    /// A recycled batch is read into over what it held before: its lines and its UTF-8
+    /// check must cover only the new input (here a long batch ending in invalid bytes is
+    /// followed by a shorter, valid one in the same buffer).
+    #[test]
+    fn recycled_batches_hold_only_their_own_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("reuse.tsv");
+        let mut want: Vec<Vec<u8>> = Vec::new();
+        for i in 0..BATCH_LINES {
+            let mut line = format!("{i}\ten\tsome text of a line").into_bytes();
+            if i + 10 >= BATCH_LINES {
+                line.extend_from_slice(b" \xff\xfe");
+            }
+            want.push(line);
+        }
+        for i in 0..BATCH_LINES / 2 {
+            want.push(format!("{i}\tja\tvalid").into_bytes());
+        }
+        std::fs::write(&path, want.join(&b"\n"[..])).unwrap();
+        let spare = std::cell::RefCell::new(Vec::new());
+        let (mut lines, mut valid) = (Vec::new(), Vec::new());
+        read_batches_into(
+            &[path],
+            || spare.borrow_mut().pop().unwrap_or_default(),
+            |b| {
+                lines.extend((0..b.len()).map(|i| b.line(i).to_vec()));
+                valid.extend((0..b.len()).map(|i| b.line_str(i).is_some()));
+                spare.borrow_mut().push(b);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(lines, want);
+        let invalid: Vec<usize> = (0..valid.len()).filter(|&i| !valid[i]).collect();
+        assert_eq!(invalid, (BATCH_LINES - 10..BATCH_LINES).collect::<Vec<_>>());
     }
 
     #[test]

@@ -461,7 +461,10 @@ mod tests {
         assert_eq!(m.resolve(Some("fr"), "chat").lang, None);
         // Tags are trimmed (Unicode whitespace too); a blank tag asks for identification.
         assert_eq!(m.resolve(Some(" en\t"), "").lang, en);
-        assert_eq!(m.resolve(Some("\u{3000}de"), "").lang, m.language_index("de"));
+        assert_eq!(
+            m.resolve(Some("\u{3000}de"), "").lang,
+            m.language_index("de")
+        );
         assert!(m.resolve(Some(" \u{a0}"), "the cat").identified);
         let r = m.resolve(None, "the cat sat on the mat in the house of my friend");
         assert_eq!(
