@@ -53,10 +53,39 @@ pub fn parse_line(line: &str) -> Result<Record<'_>, Malformed> {
 }
 
 fn parse_json(line: &str) -> Result<Record<'_>, Malformed> {
-    match Fast::new(line).record() {
+    match exact_layout(line).or_else(|| Fast::new(line).record()) {
         Some(rec) => Ok(rec),
         None => parse_json_serde(line),
     }
+}
+
+/// A line laid out exactly as `{"id": "ID", "lang": "LANG", "text": "TEXT"}` (Python's
+/// `json.dumps` separators, which most JSONL shards are written with) with string values
+/// free of escapes: its fixed parts compared whole, each value found by one scan. `None`
+/// for anything else, which [`Fast`] then reads (numeric ids, `null` languages, other
+/// spacing or order), or serde_json. Half the instructions of [`Fast`] on such lines.
+fn exact_layout(line: &str) -> Option<Record<'_>> {
+    // The value of the string that starts at `line[at..]` and is closed by a `"` followed
+    // by `after`: its range, and where `after` ends.
+    let value = |at: usize, after: &[u8]| -> Option<(std::ops::Range<usize>, usize)> {
+        let b = line.as_bytes();
+        let len = plain_string_end(&b[at..])?;
+        let close = at + len;
+        (b[close] == b'"' && b[close + 1..].starts_with(after))
+            .then(|| (at..close, close + 1 + after.len()))
+    };
+    const ID: &[u8] = b"{\"id\": \"";
+    if !line.as_bytes().starts_with(ID) {
+        return None;
+    }
+    let (id, at) = value(ID.len(), b", \"lang\": \"")?;
+    let (lang, at) = value(at, b", \"text\": \"")?;
+    let (text, end) = value(at, b"}")?;
+    (end == line.len()).then(|| Record {
+        id: Cow::Borrowed(&line[id]),
+        lang: Some(Cow::Borrowed(&line[lang])),
+        text: Cow::Borrowed(&line[text]),
+    })
 }
 
 /// Any JSON line, by serde_json.
@@ -301,14 +330,26 @@ mod tests {
             r#"{"id": "a", "lang": "en", "text": "x""#,
             r#"{"id": "a", "lang": "en", "text": "日本語"}"#,
             r#"{"lang": "en", "id": "a", "text": "x"}"#,
+            r#"{"id": "a", "lang": "en", "text": "x"}  "#,
+            r#"{"id": "a", "lang": "en", "text": "\"}"#,
+            r#"{"id": "a", "lang": "en", "text": "x"}}"#,
+            r#"{"id": "", "lang": "", "text": ""}"#,
+            r#"{"id": "a", "lang": "en", "text": "x", "lang": "fr"}"#,
+            r#"{"id": "a",  "lang": "en", "text": "x"}"#,
+            r#"{"id": "a", "lang": "en", "text": "a long text, longer than sixteen bytes"}"#,
         ];
         for line in lines {
             let serde = parse_json_serde(line);
             if let Some(fast) = Fast::new(line).record() {
                 assert_eq!(Ok(fast), serde, "{line}");
             }
+            if let Some(exact) = exact_layout(line) {
+                assert_eq!(Ok(exact), serde, "{line}");
+            }
             assert_eq!(parse_line(line), serde, "{line}");
         }
+        assert!(exact_layout(lines[0]).is_some());
+        assert!(exact_layout(lines[1]).is_none());
         assert!(Fast::new(lines[0]).record().is_some());
         assert!(Fast::new(lines[2]).record().is_some());
         assert!(Fast::new(lines[4]).record().is_none());
