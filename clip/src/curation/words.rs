@@ -1018,7 +1018,7 @@ mod tests {
                 (0..1 + k % 40)
                     .map(|_| {
                         state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
-                        if (state >> 33) % (1 + k as u64 % 5) == 0 {
+                        if (state >> 33).is_multiple_of(1 + k as u64 % 5) {
                             b' '
                         } else {
                             b'x'
