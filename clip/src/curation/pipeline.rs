@@ -4,9 +4,9 @@
 //! per shard (reference `curate.py:count_per_shard`), sum the counts (`global_count`), then
 //! sample each shard against the global probabilities (`curate`). One reader thread streams
 //! batches of lines; a rayon pool parses them in parallel, orders each batch's records by
-//! language and matches them 16 at a time (whose table lookups overlap), each thread
-//! counting into counts of its own; results are consumed in input order and counts summed
-//! at the end, so outputs do not depend on the number of threads.
+//! language and matches them 16 at a time (whose table lookups overlap). Counting adds into
+//! counts of each thread's own, summed at the end; sampling consumes each batch's outcomes
+//! in input order. Either way outputs do not depend on the number of threads.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;

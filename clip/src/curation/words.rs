@@ -457,9 +457,10 @@ impl WordIndex {
     }
 }
 
-/// Pushes `i` for every space `buf[i]` with `i` in `text`, in order. Sixteen bytes at a time, and
-/// without a branch on how many spaces each sixteen hold (up to four; more are rare): a loop
-/// per space mispredicted on most chunks, an eighth of all the matching's mispredictions.
+/// Pushes `i` for every space `buf[i]` with `i` in `text`, in order. Sixteen bytes at a
+/// time, and without a branch on how many spaces each sixteen hold (up to four; more are
+/// rare): a loop per space mispredicted on most chunks, an eighth of all the matching's
+/// mispredictions.
 fn push_spaces(buf: &[u8], text: Range<usize>, out: &mut Vec<usize>) {
     // Room for a position per byte, and for the four written past the last one.
     out.reserve(text.len() + 4);
