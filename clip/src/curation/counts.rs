@@ -186,15 +186,14 @@ impl DistinctCounts {
 
     /// Moves the counts into `folded` and starts the serial numbers again.
     fn fold(&mut self) {
-        let folded = self.folded.get_or_insert_with(|| Counts {
+        let mut folded = self.folded.take().unwrap_or_else(|| Counts {
             per_lang: self.per_lang.iter().map(|c| vec![0; c.len()]).collect(),
         });
-        for (total, cells) in folded.per_lang.iter_mut().zip(&mut self.per_lang) {
-            for (t, c) in total.iter_mut().zip(cells.iter_mut()) {
-                *t += u64::from(c.count);
-                *c = Cell::default();
-            }
+        self.add_to(&mut folded);
+        for cells in &mut self.per_lang {
+            cells.fill(Cell::default());
         }
+        self.folded = Some(folded);
         self.serial = 0;
     }
 

@@ -23,7 +23,7 @@ use rustc_hash::FxHashMap;
 use super::error::Result;
 use super::lang::{identify, normalise_tag};
 use super::metadata::Metadata;
-use super::normalise::normalise_append;
+use super::normalise::{has_solid_ends, normalise_append};
 use super::script::is_cjk_or_similar;
 use super::unpadded::UnpaddedIndex;
 use super::words::{PADDING, RunScratch, WordIndex, find_runs, inline};
@@ -250,14 +250,8 @@ impl Matcher {
     /// has none, the identified language of its text; a language without metadata falls back
     /// to the `other` list when there is one.
     pub fn resolve(&self, tag: Option<&str>, text: &str) -> Resolved {
-        // A tag that starts and ends with an ASCII letter (most) has nothing to trim.
-        let solid = |t: &str| {
-            let b = t.as_bytes();
-            b.first().is_some_and(u8::is_ascii_alphabetic)
-                && b.last().is_some_and(u8::is_ascii_alphabetic)
-        };
         let tag = tag
-            .map(|t| if solid(t) { t } else { t.trim() })
+            .map(|t| if has_solid_ends(t) { t } else { t.trim() })
             .filter(|t| !t.is_empty());
         // Fast path: a tag that already is a metadata code needs no normalising.
         if let Some(lang) = tag.and_then(|t| self.language_index(t)) {

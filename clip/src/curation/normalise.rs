@@ -15,11 +15,17 @@ pub fn is_python_space(c: char) -> bool {
     c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 
+/// Whether `text` starts and ends with a visible ASCII character (most texts and language
+/// tags do), which neither Python's nor Rust's whitespace includes: then trimming it, either
+/// way, leaves it as it is, and the Unicode-aware trim can be skipped.
+pub(crate) fn has_solid_ends(text: &str) -> bool {
+    let solid = |b: Option<&u8>| b.is_some_and(|&b| (0x21..=0x7f).contains(&b));
+    solid(text.as_bytes().first()) && solid(text.as_bytes().last())
+}
+
 /// Python `str.strip()` with no argument.
 pub fn python_strip(text: &str) -> &str {
-    // Most texts start and end with a visible ASCII character, which is no whitespace.
-    let solid = |b: Option<&u8>| b.is_some_and(|&b| (0x21..=0x7f).contains(&b));
-    if solid(text.as_bytes().first()) && solid(text.as_bytes().last()) {
+    if has_solid_ends(text) {
         return text;
     }
     text.trim_matches(is_python_space)
@@ -78,7 +84,7 @@ pub fn spacing_append(text: &str, out: &mut String) {
     let mut i = 0;
     #[cfg(target_arch = "x86_64")]
     while i + 16 <= bytes.len() {
-        let mut acted = acted_on_16(&bytes[i..i + 16]);
+        let mut acted = acted_on_16(bytes[i..i + 16].try_into().expect("16 bytes"));
         while acted != 0 {
             act(i + acted.trailing_zeros() as usize, out);
             acted &= acted - 1;
@@ -97,10 +103,9 @@ pub fn spacing_append(text: &str, out: &mut String) {
 /// Bit `j` set where `chunk[j]` (16 bytes) is a byte `spacing()` acts on ([`CLASS`]).
 #[cfg(target_arch = "x86_64")]
 #[inline]
-fn acted_on_16(chunk: &[u8]) -> u32 {
+fn acted_on_16(chunk: &[u8; 16]) -> u32 {
     use std::arch::x86_64::*;
-    assert!(chunk.len() >= 16);
-    // SAFETY: SSE2 is part of every x86_64 CPU; the load reads the 16 bytes checked above.
+    // SAFETY: SSE2 is part of every x86_64 CPU; the load reads the 16 bytes of `chunk`.
     unsafe {
         let v = _mm_loadu_si128(chunk.as_ptr().cast());
         let is = |b: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8));
