@@ -43,18 +43,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// User + system CPU seconds of this process, all threads (Linux `/proc/self/stat`, in
-/// clock ticks of 1/100 s), so that a busy machine does not count against kiln.
+/// User + system CPU seconds of this process, all threads (`CLOCK_PROCESS_CPUTIME_ID`, to
+/// the nanosecond where `/proc/self/stat` counts 1/100 s ticks), so that a busy machine does
+/// not count against kiln.
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after_name = stat.rsplit(')').next().unwrap_or("");
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
     };
-    // Fields 14 and 15 of the stat line (utime, stime) are 12 and 13 after the name.
-    (ticks(11) + ticks(12)) / 100.0
+    // SAFETY: `t` is a valid `timespec` for the call to write.
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) } == 0;
+    assert!(ok, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID) failed");
+    t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
 }
