@@ -157,6 +157,20 @@ impl TextBatch {
         i
     }
 
+    /// [`Self::push`] for a text already normalised (`normalise_append`), copied as it is.
+    pub fn push_spaced(&mut self, lang: u32, spaced: &str) -> usize {
+        let start = self.buf.len();
+        self.buf.push_str(spaced);
+        self.ranges.push(start..self.buf.len());
+        self.langs.push(lang);
+        let i = self.langs.len() - 1;
+        match self.ids.get_mut(i) {
+            Some(ids) => ids.clear(),
+            None => self.ids.push(Vec::new()),
+        }
+        i
+    }
+
     /// Number of texts.
     pub fn len(&self) -> usize {
         self.langs.len()
@@ -291,11 +305,44 @@ impl Matcher {
             ids,
             runs,
         } = batch;
-        let ids = &mut ids[..langs.len()];
-        let language = |t: usize| &self.languages[langs[t] as usize];
         // Padding, so that every key can be read as whole 8-byte words (`find_runs`).
         let len = buf.len();
         buf.extend(std::iter::repeat_n('\0', PADDING));
+        self.find_in(buf, ranges, langs, &mut ids[..langs.len()], runs, sorted);
+        buf.truncate(len);
+    }
+
+    /// [`Self::find_batch_any_order`] for texts already normalised that lie at `ranges` of
+    /// `buf` (anywhere, in any order), text `t` in language `langs[t]`: matched where they
+    /// are, without copying them into `batch`, whose [`TextBatch::ids`] then give their
+    /// entry ids. Fastest when `buf` goes on [`PADDING`] bytes past the last text.
+    pub fn find_spaced_any_order(
+        &self,
+        buf: &str,
+        ranges: &[Range<usize>],
+        langs: &[u32],
+        batch: &mut TextBatch,
+    ) {
+        batch.clear();
+        if batch.ids.len() < langs.len() {
+            batch.ids.resize_with(langs.len(), Vec::new);
+        }
+        let ids = &mut batch.ids[..langs.len()];
+        ids.iter_mut().for_each(Vec::clear);
+        self.find_in(buf, ranges, langs, ids, &mut batch.runs, false);
+    }
+
+    /// Pushes onto `ids[t]` the entry ids of text `buf[ranges[t]]` in language `langs[t]`.
+    fn find_in(
+        &self,
+        buf: &str,
+        ranges: &[Range<usize>],
+        langs: &[u32],
+        ids: &mut [Vec<u32>],
+        runs: &mut RunScratch,
+        sorted: bool,
+    ) {
+        let language = |t: usize| &self.languages[langs[t] as usize];
         // Texts of one language (most chunks, their records being ordered by language): the
         // table is the same for every run, which the compiler then keeps in registers.
         match langs.first() {
@@ -305,7 +352,6 @@ impl Matcher {
             }
             _ => find_runs(buf.as_bytes(), ranges, |t| &language(t).words, runs, ids),
         }
-        buf.truncate(len);
         for (t, ids) in ids.iter_mut().enumerate() {
             language(t).unpadded.find(&buf[ranges[t].clone()], ids);
             if sorted {

@@ -4,12 +4,14 @@
 //! per shard (reference `curate.py:count_per_shard`), sum the counts (`global_count`), then
 //! sample each shard against the global probabilities (`curate`). One reader thread streams
 //! batches of lines; a rayon pool parses them in parallel, orders each batch's records by
-//! language and matches them 16 at a time (whose table lookups overlap). Counting adds into
-//! counts of each thread's own, summed at the end; sampling consumes each batch's outcomes
+//! language and matches them 16 at a time (whose table lookups overlap). Counting normalises
+//! each text as it parses it, and matches it where that put it; it adds into counts of each
+//! thread's own, summed at the end; sampling consumes each batch's outcomes
 //! in input order. Either way outputs do not depend on the number of threads.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::mpsc::{channel, sync_channel};
@@ -23,8 +25,10 @@ use super::counts::{Counts, DistinctCounts};
 use super::error::{Error, Result};
 use super::input::{Batch, read_batches_into};
 use super::matcher::{Matcher, TextBatch};
+use super::normalise::normalise_append;
 use super::record::parse_line;
 use super::sample::{Matched, Sampler};
+use super::words::PADDING;
 
 /// Receives progress reports; the library never prints (DESIGN.md).
 pub trait Progress: Sync {
@@ -146,12 +150,46 @@ struct Parsed<'a> {
     text: Cow<'a, str>,
 }
 
-/// A record to count: what matching needs of a [`Parsed`] and no more (32 bytes, where a
-/// `Parsed` takes 64).
-#[derive(Default)]
-struct ToCount<'a> {
+/// A record to count: what matching needs of a [`Parsed`] and no more (16 bytes, where a
+/// `Parsed` takes 64): its language, and where its text, already normalised, lies: at
+/// `start..end` of the `spaced` text of parse task `task` ([`ParsedForCount`]).
+#[derive(Clone, Copy)]
+struct ToCount {
     lang: u32,
-    text: Cow<'a, str>,
+    task: u32,
+    start: u32,
+    end: u32,
+}
+
+/// What a parse task hands on for counting: the records to match, their texts normalised
+/// (`strip` + `spacing()`) one after another in `spaced` while each line was still in cache
+/// from parsing it, in language order (so that matching, in language order too, reads each
+/// language's texts of the task straight through), and [`PADDING`] bytes after the last;
+/// and the line counts of the others.
+#[derive(Default)]
+struct ParsedForCount {
+    spaced: String,
+    /// Per record: its language and the end of its text in `spaced` (the start being the
+    /// previous one's end).
+    recs: Vec<(u32, u32)>,
+    lines: LineStats,
+}
+
+impl ParsedForCount {
+    /// The records of task `task` (this one).
+    fn records(&self, task: u32) -> impl Iterator<Item = ToCount> + '_ {
+        let mut start = 0;
+        self.recs.iter().map(move |&(lang, end)| {
+            let r = ToCount {
+                lang,
+                task,
+                start,
+                end,
+            };
+            start = end;
+            r
+        })
+    }
 }
 
 /// Parses the lines `first..first + out.len()` of `batch`: the outcome of each line that
@@ -250,18 +288,15 @@ fn by_language<T>(
 #[derive(Default)]
 struct Worker {
     texts: TextBatch,
+    /// Where the texts of a chunk lie and their languages (counting).
+    ranges: Vec<Range<usize>>,
+    langs: Vec<u32>,
 }
 
 impl Worker {
     /// Normalises and matches `texts` (language, text; of one language, mostly): afterwards
-    /// `self.texts.ids(k)` are the entry ids of the `k`th, sorted if `sorted`, else in any
-    /// order and with repeats.
-    fn find<'t>(
-        &mut self,
-        matcher: &Matcher,
-        texts: impl Iterator<Item = (u32, &'t str)> + Clone,
-        sorted: bool,
-    ) {
+    /// `self.texts.ids(k)` are the sorted entry ids of the `k`th.
+    fn find<'t>(&mut self, matcher: &Matcher, texts: impl Iterator<Item = (u32, &'t str)> + Clone) {
         self.texts.clear();
         // The texts lie all over the batch, each a cache miss of its own: load a byte at
         // each end of every one first, so that the misses overlap instead of each stalling
@@ -277,12 +312,7 @@ impl Worker {
         for (lang, text) in texts {
             self.texts.push(lang, text);
         }
-        if sorted {
-            matcher.find_batch(&mut self.texts);
-        } else {
-            // Counting drops repeats itself, cheaper than sorting each text's ids.
-            matcher.find_batch_any_order(&mut self.texts);
-        }
+        matcher.find_batch(&mut self.texts);
     }
 
     /// Matches the records `recs` and adds their matches to the counts of this thread;
@@ -290,11 +320,31 @@ impl Worker {
     fn count_chunk(
         &mut self,
         matcher: &Matcher,
-        recs: &[ToCount<'_>],
+        tasks: &[ParsedForCount],
+        recs: &[ToCount],
         counts: &ThreadCounts,
         matched: &mut [bool],
     ) {
-        self.find(matcher, recs.iter().map(|r| (r.lang, &*r.text)), false);
+        self.ranges.clear();
+        self.langs.clear();
+        for r in recs {
+            self.ranges.push(r.start as usize..r.end as usize);
+            self.langs.push(r.lang);
+        }
+        let task = recs[0].task;
+        if recs.iter().all(|r| r.task == task) {
+            // Most chunks: matched where they lie, in the spaced text of one task.
+            let buf = &tasks[task as usize].spaced;
+            matcher.find_spaced_any_order(buf, &self.ranges, &self.langs, &mut self.texts);
+        } else {
+            self.texts.clear();
+            for (r, range) in recs.iter().zip(&self.ranges) {
+                self.texts
+                    .push_spaced(r.lang, &tasks[r.task as usize].spaced[range.clone()]);
+            }
+            // Counting drops repeats itself, cheaper than sorting each text's ids.
+            matcher.find_batch_any_order(&mut self.texts);
+        }
         let mut counts = counts.mine();
         for (t, r) in recs.iter().enumerate() {
             counts.prefetch(r.lang, self.texts.ids(t));
@@ -319,7 +369,7 @@ impl Worker {
             let p = &parsed[i as usize];
             (p.lang, &*p.text)
         });
-        self.find(matcher, texts, true);
+        self.find(matcher, texts);
         for (t, o) in out.iter_mut().enumerate() {
             let ids = self.texts.ids(t);
             *o = (!ids.is_empty()).then(|| Matched {
@@ -513,29 +563,26 @@ pub fn count(
     let mut matched = Vec::new();
     stream(inputs, progress, |batch| {
         pool.install(|| {
-            let tasks: Vec<(Vec<ToCount<'_>>, LineStats)> = (0..batch.len().div_ceil(PARSE_LINES))
+            let tasks: Vec<ParsedForCount> = (0..batch.len().div_ceil(PARSE_LINES))
                 .into_par_iter()
                 .map(|c| parse_counting(matcher, batch, c * PARSE_LINES))
                 .collect();
-            let mut parsed = Vec::with_capacity(tasks.iter().map(|(p, _)| p.len()).sum());
-            for (p, lines) in tasks {
-                parsed.extend(p);
-                tally.add_lines(&lines);
+            let mut parsed = Vec::with_capacity(tasks.iter().map(|t| t.recs.len()).sum());
+            for (i, task) in tasks.iter().enumerate() {
+                parsed.extend(task.records(i as u32));
+                tally.add_lines(&task.lines);
             }
-            // The records themselves moved into language order, so that matching reads them
-            // one after another (only their texts then lie all over the batch).
+            // The records moved into language order, so that matching reads them one after
+            // another.
             let (order, starts) = by_language(&parsed, |r| r.lang, matcher.languages().len());
-            let recs: Vec<ToCount<'_>> = order
-                .iter()
-                .map(|&i| std::mem::take(&mut parsed[i as usize]))
-                .collect();
+            let recs: Vec<ToCount> = order.iter().map(|&i| parsed[i as usize]).collect();
             matched.clear();
             matched.resize(recs.len(), false);
             matched
                 .par_chunks_mut(CHUNK_LINES)
                 .zip(recs.par_chunks(CHUNK_LINES))
                 .for_each_init(Worker::default, |worker, (matched, recs)| {
-                    worker.count_chunk(matcher, recs, &counts, matched)
+                    worker.count_chunk(matcher, &tasks, recs, &counts, matched)
                 });
             for (lang, range) in starts.windows(2).enumerate() {
                 let (a, b) = (range[0] as usize, range[1] as usize);
@@ -549,32 +596,42 @@ pub fn count(
 }
 
 /// Parses the lines `first..first + PARSE_LINES` of `batch` (those it has) for counting:
-/// the records to match, and the line counts of the others (and of those records' parsing).
-fn parse_counting<'a>(
-    matcher: &Matcher,
-    batch: &'a Batch,
-    first: usize,
-) -> (Vec<ToCount<'a>>, LineStats) {
+/// the records to match, normalised, and the line counts of the others (and of those
+/// records' parsing).
+fn parse_counting(matcher: &Matcher, batch: &Batch, first: usize) -> ParsedForCount {
     let lines = first..(first + PARSE_LINES).min(batch.len());
-    let mut parsed = Vec::with_capacity(lines.len());
+    let mut out = ParsedForCount {
+        spaced: String::with_capacity(batch.bytes() / batch.len().max(1) * lines.len()),
+        recs: Vec::with_capacity(lines.len()),
+        lines: LineStats::default(),
+    };
     let mut tally = Tally {
         stats: LineStats::default(),
         // Only matched records are tallied per language, and none are here.
         matched_per_lang: Vec::new(),
     };
+    let mut parsed = Vec::with_capacity(lines.len());
     for line in lines {
         match parse_one(matcher, batch.line_str(line), line as u32, false) {
             Ok(p) => {
                 tally.note_parsed(p.identified);
-                parsed.push(ToCount {
-                    lang: p.lang,
-                    text: p.text,
-                });
+                parsed.push((p.lang, p.text));
             }
             Err(outcome) => tally.note(&outcome),
         }
     }
-    (parsed, tally.stats)
+    // Normalised in language order, so that each language's texts of this task are one run
+    // of `spaced`, which matching (in language order too) then reads straight through.
+    let (order, _) = by_language(&parsed, |p| p.0, matcher.languages().len());
+    for i in order {
+        let (lang, text) = &parsed[i as usize];
+        normalise_append(text, &mut out.spaced);
+        let end = u32::try_from(out.spaced.len()).expect("a parse task's texts exceed 4 GiB");
+        out.recs.push((*lang, end));
+    }
+    out.spaced.extend(std::iter::repeat_n('\0', PADDING));
+    out.lines = tally.stats;
+    out
 }
 
 /// The alt-texts of the image being read: runs of records with one id.
@@ -764,6 +821,37 @@ mod tests {
         let sampler = Sampler::new(probs, Rule::Metaclip1, 0);
         sample(&m, &sampler, &[p], &out, 0, Options::default(), &NoProgress).unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), want);
+    }
+
+    /// Counting matches each parse task's normalised texts where they lie (or, for a chunk
+    /// of records from two tasks, copied together): over texts that all differ, in three
+    /// languages, across several tasks, the counts are those of each line matched alone.
+    #[test]
+    fn counting_in_place_matches_each_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("shard.tsv");
+        let m = matcher();
+        let words = [
+            "cat", "dog", "black", "猫", "黒猫", "x", ",", "  ", "de", "chat",
+        ];
+        let (mut input, mut want) = (String::new(), Counts::zeros(&m));
+        for i in 0..PARSE_LINES * 3 + 17 {
+            let lang = ["en", "ja", "fr", "en"][i % 4 * (i % 7) % 4];
+            let text: Vec<&str> = (0..i % 13).map(|k| words[(i * 31 + k * k) % 10]).collect();
+            let text = text.join(if i % 3 == 0 { "" } else { " " });
+            input.push_str(&format!("{i}\t{lang}\t{text}\n"));
+            if let Some(li) = m.language_index(lang) {
+                let entries = &m.languages()[li as usize].entries;
+                for e in m.matched_entries(lang, &text) {
+                    let id = entries.iter().position(|x| x == e).unwrap();
+                    want.per_lang[li as usize][id] += 1;
+                }
+            }
+        }
+        std::fs::write(&p, input).unwrap();
+        let (counts, stats) = count(&m, &[p], Options::default(), &NoProgress).unwrap();
+        assert_eq!(counts.per_lang, want.per_lang);
+        assert!(stats.matched > 500 && stats.unmatched > 500, "{stats:?}");
     }
 
     /// Counting tallies lines its own way (per parse task, and matched records per language
