@@ -130,8 +130,9 @@ pub fn read_batches_into(
             }
             batch.data[..filled].copy_from_slice(&carry);
             carry.clear();
-            // Bytes of `batch.data` already searched for line ends.
-            let mut searched = 0;
+            // Bytes of `batch.data` already searched for line ends, and validated as UTF-8.
+            let (mut searched, mut validated) = (0, 0);
+            let mut utf8 = true;
             loop {
                 let mut full = false;
                 for i in memchr::memchr_iter(b'\n', &batch.data[searched..filled]) {
@@ -141,6 +142,14 @@ pub fn read_batches_into(
                         full = true;
                         break;
                     }
+                }
+                // The lines read so far validated while still in cache (not once the whole
+                // batch is read: megabytes by then out of it). Cut at line ends, which are
+                // ASCII, the pieces are valid exactly when the whole is.
+                let upto = batch.ends.last().copied().unwrap_or(0);
+                if utf8 && upto > validated {
+                    utf8 = simdutf8::basic::from_utf8(&batch.data[validated..upto]).is_ok();
+                    validated = upto;
                 }
                 if full {
                     let end = *batch.ends.last().expect("a line");
@@ -177,8 +186,10 @@ pub fn read_batches_into(
             }
             batch.len = filled;
             lines_before += batch.ends.len() as u64;
-            // Validating a whole batch at once is far cheaper than line by line.
-            batch.utf8 = simdutf8::basic::from_utf8(&batch.data[..filled]).is_ok();
+            // Validating many lines at once is far cheaper than line by line.
+            batch.utf8 = utf8
+                && (validated >= filled
+                    || simdutf8::basic::from_utf8(&batch.data[validated..filled]).is_ok());
             let done = eof && carry.is_empty();
             if !batch.is_empty() {
                 sink(batch)?;
@@ -287,6 +298,37 @@ mod tests {
         assert_eq!(lines, want);
         let invalid: Vec<usize> = (0..valid.len()).filter(|&i| !valid[i]).collect();
         assert_eq!(invalid, (BATCH_LINES - 10..BATCH_LINES).collect::<Vec<_>>());
+    }
+
+    /// A batch is validated a read at a time: a character cut by a read must not make a
+    /// valid batch look invalid (which would send every line down the slow path), and an
+    /// invalid line in its first megabyte must still be found.
+    #[test]
+    fn validation_by_reads_judges_the_batch_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        for bad_line in [None, Some(5)] {
+            let path = dir.path().join("reads.tsv");
+            let mut bytes = Vec::new();
+            for i in 0..30_000 {
+                // 3-byte characters, so that reads of 2^20 bytes cut some.
+                bytes.extend_from_slice(format!("{i}\t{}\n", "日本".repeat(i % 40)).as_bytes());
+                if Some(i) == bad_line {
+                    bytes.extend_from_slice(b"bad \xe6\x97\n");
+                }
+            }
+            assert!(bytes.len() > 2 * READ_BYTES);
+            std::fs::write(&path, &bytes).unwrap();
+            let (mut lines, mut flags) = (Vec::new(), Vec::new());
+            read_batches(&[path], |b| {
+                lines.extend((0..b.len()).map(|i| b.line_str(i).map(str::len)));
+                flags.push(b.utf8);
+                Ok(())
+            })
+            .unwrap();
+            let bad: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].is_none()).collect();
+            assert_eq!(bad, bad_line.map(|i| i + 1).into_iter().collect::<Vec<_>>());
+            assert_eq!(flags, [bad_line.is_none()]);
+        }
     }
 
     #[test]
