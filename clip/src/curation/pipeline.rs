@@ -132,8 +132,11 @@ impl ThreadCounts {
     }
 }
 
-/// Lines parsed by one rayon task.
-const PARSE_LINES: usize = 1024;
+/// Lines parsed by one rayon task: 16 per batch, enough for two threads to share evenly.
+/// Counting matches a chunk of texts where they lie when they come from one task, and copies
+/// the others, so larger tasks leave fewer chunks to copy (4,096 against 1,024: paired
+/// CPU-time ratios 0.954 and 0.986 on one thread, 1.008 on two; 16,384: 1.024 against 4,096).
+const PARSE_LINES: usize = 4096;
 
 /// Lines matched together ([`Matcher::find_batch`]): enough for their table lookups to
 /// overlap, few enough for the slots they load to stay in L1 cache until they are read.
