@@ -81,17 +81,41 @@ pub fn spacing_append(text: &str, out: &mut String) {
         }
         run = i + 1;
     };
-    let mut i = 0;
     #[cfg(target_arch = "x86_64")]
-    while i + 16 <= bytes.len() {
-        let mut acted = acted_on_16(bytes[i..i + 16].try_into().expect("16 bytes"));
-        while acted != 0 {
-            act(i + acted.trailing_zeros() as usize, out);
-            acted &= acted - 1;
+    {
+        let len = bytes.len();
+        let mut i = 0;
+        while i + 16 <= len {
+            let mut acted = acted_on_16(bytes[i..i + 16].try_into().expect("16 bytes"));
+            while acted != 0 {
+                act(i + acted.trailing_zeros() as usize, out);
+                acted &= acted - 1;
+            }
+            i += 16;
         }
-        i += 16;
+        // The last bytes, by one more vector compare rather than a byte at a time: the last
+        // sixteen of the text (those before `i` masked off), or a short text copied into a
+        // zeroed chunk (a zero byte is not acted on).
+        if i < len {
+            let (base, mut acted) = if len >= 16 {
+                let chunk = bytes[len - 16..].try_into().expect("16 bytes");
+                (
+                    len - 16,
+                    acted_on_16(chunk) & (u32::MAX << (16 - (len - i))),
+                )
+            } else {
+                let mut chunk = [0u8; 16];
+                chunk[..len].copy_from_slice(bytes);
+                (0, acted_on_16(&chunk))
+            };
+            while acted != 0 {
+                act(base + acted.trailing_zeros() as usize, out);
+                acted &= acted - 1;
+            }
+        }
     }
-    for j in i..bytes.len() {
+    #[cfg(not(target_arch = "x86_64"))]
+    for j in 0..bytes.len() {
         if CLASS[bytes[j] as usize] != KEEP {
             act(j, out);
         }
