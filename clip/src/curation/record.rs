@@ -215,28 +215,55 @@ impl<'a> Fast<'a> {
 /// once (a `memchr2` call for the quotes and a second pass for control characters cost more
 /// on strings as short as an id or a language tag).
 fn plain_string_end(s: &[u8]) -> Option<usize> {
-    let mut i = 0;
     #[cfg(target_arch = "x86_64")]
-    while i + 16 <= s.len() {
-        use std::arch::x86_64::*;
-        // SAFETY: SSE2 is part of every x86_64 CPU; the load reads `s[i..i + 16]`, in bounds.
-        let stops = unsafe {
-            let v = _mm_loadu_si128(s.as_ptr().add(i).cast());
-            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
-            let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
-            // Unsigned v <= 0x1f: min(v, 0x1f) == v.
-            let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
-            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control))
-        };
-        if stops != 0 {
-            return Some(i + stops.trailing_zeros() as usize);
+    {
+        let len = s.len();
+        let mut i = 0;
+        while i + 16 <= len {
+            let stops = string_stops_16(s[i..i + 16].try_into().expect("16 bytes"));
+            if stops != 0 {
+                return Some(i + stops.trailing_zeros() as usize);
+            }
+            i += 16;
         }
-        i += 16;
+        if i == len {
+            return None;
+        }
+        // The last bytes by one more compare: the last sixteen (those before `i`, already
+        // searched, masked off), or a short string copied into a chunk padded with a byte
+        // that is no stop.
+        let (base, stops) = if len >= 16 {
+            let chunk = s[len - 16..].try_into().expect("16 bytes");
+            (
+                len - 16,
+                string_stops_16(chunk) & (u32::MAX << (16 - (len - i))),
+            )
+        } else {
+            let mut chunk = [b'a'; 16];
+            chunk[..len].copy_from_slice(s);
+            (0, string_stops_16(&chunk))
+        };
+        (stops != 0).then(|| base + stops.trailing_zeros() as usize)
     }
-    s[i..]
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-        .map(|j| i + j)
+    #[cfg(not(target_arch = "x86_64"))]
+    s.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+}
+
+/// Bit `j` set where `chunk[j]` ends a plain run of a JSON string: a quote, a backslash or a
+/// control character.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn string_stops_16(chunk: &[u8; 16]) -> u32 {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE2 is part of every x86_64 CPU; the load reads the 16 bytes of `chunk`.
+    unsafe {
+        let v = _mm_loadu_si128(chunk.as_ptr().cast());
+        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        // Unsigned v <= 0x1f: min(v, 0x1f) == v.
+        let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32
+    }
 }
 
 fn parse_tsv(line: &str) -> Result<Record<'_>, Malformed> {
