@@ -56,6 +56,9 @@ struct Required {
     /// The edge bytes, when there are at most three (most languages have one or two: `'`,
     /// `-`): then found with `memchr`, many bytes at a time, instead of through `edge`.
     few: Vec<u8>,
+    /// The edge bytes, when there are four to eight (English has five: `) ' + - <`), the
+    /// first repeated to fill eight: then found by comparing sixteen text bytes with each.
+    some: Option<[u8; 8]>,
     /// Bit `b`: byte `b` alone is a pattern.
     single: [u64; 4],
     /// Bit `a * 256 + b`: the pair `a b` ends a pattern (right side without a space).
@@ -136,6 +139,10 @@ impl Required {
             }
             _ => {}
         }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(some) = &self.some {
+            return self.scan_some(text, some, &mut found);
+        }
         // Most bytes are no edge byte: test eight at a time, without a branch per byte.
         let mut chunks = text.chunks_exact(8);
         let mut start = 0;
@@ -169,12 +176,61 @@ impl Required {
         }
     }
 
+    /// [`Self::scan`] for four to eight edge bytes (`some`): sixteen bytes at a time, the
+    /// last sixteen (those already looked at masked off) or a short text's copy last.
+    #[cfg(target_arch = "x86_64")]
+    fn scan_some(
+        &self,
+        text: &[u8],
+        some: &[u8; 8],
+        found: &mut impl FnMut(usize, Anchor) -> bool,
+    ) {
+        let len = text.len();
+        let mut each = |base: usize, mut mask: u32| {
+            while mask != 0 {
+                if !self.at(text, base + mask.trailing_zeros() as usize, found) {
+                    return false;
+                }
+                mask &= mask - 1;
+            }
+            true
+        };
+        let mut i = 0;
+        while i + 16 <= len {
+            if !each(
+                i,
+                edge_mask_16(text[i..i + 16].try_into().expect("16 bytes"), some),
+            ) {
+                return;
+            }
+            i += 16;
+        }
+        if i < len {
+            if len >= 16 {
+                let chunk = text[len - 16..].try_into().expect("16 bytes");
+                each(
+                    len - 16,
+                    edge_mask_16(chunk, some) & (u32::MAX << (16 - (len - i))),
+                );
+            } else {
+                let mut chunk = [0u8; 16];
+                chunk[..len].copy_from_slice(text);
+                each(0, edge_mask_16(&chunk, some) & ((1 << len) - 1));
+            }
+        }
+    }
+
     /// Lists the edge bytes in `few` if there are at most three; called once all patterns
     /// are added.
     fn finish(&mut self) {
         let bytes: Vec<u8> = (0..=255u8)
             .filter(|&b| self.edge.get(b as usize) == Some(&1))
             .collect();
+        self.some = (4..=8).contains(&bytes.len()).then(|| {
+            let mut some = [bytes[0]; 8];
+            some[..bytes.len()].copy_from_slice(&bytes);
+            some
+        });
         self.few = if bytes.len() <= 3 { bytes } else { Vec::new() };
     }
 
@@ -199,6 +255,29 @@ impl Required {
             return false;
         }
         true
+    }
+}
+
+/// Bit `j` set where `chunk[j]` is one of the bytes `some`.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn edge_mask_16(chunk: &[u8; 16], some: &[u8; 8]) -> u32 {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE2 is part of every x86_64 CPU; the load reads the 16 bytes of `chunk`.
+    unsafe {
+        let v = _mm_loadu_si128(chunk.as_ptr().cast());
+        let is = |b: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8));
+        let m = _mm_or_si128(
+            _mm_or_si128(
+                _mm_or_si128(is(some[0]), is(some[1])),
+                _mm_or_si128(is(some[2]), is(some[3])),
+            ),
+            _mm_or_si128(
+                _mm_or_si128(is(some[4]), is(some[5])),
+                _mm_or_si128(is(some[6]), is(some[7])),
+            ),
+        );
+        _mm_movemask_epi8(m) as u32
     }
 }
 
@@ -389,8 +468,20 @@ mod tests {
             "!",
             "",
         ];
+        // Longer texts too, at every offset from a 16-byte chunk's start.
+        let long: Vec<String> = (0..20)
+            .map(|pad| format!("{}{}", "a".repeat(pad), texts.concat()))
+            .collect();
+        let texts: Vec<&str> = texts
+            .into_iter()
+            .chain(long.iter().map(String::as_str))
+            .collect();
         let anchored = index(&patterns);
         assert!(matches!(anchored.search, Search::Anchored(_)));
+        // Six edge bytes: found by vector compares, and by the byte table as before.
+        assert!(anchored.required.some.is_some());
+        let mut by_table = anchored.clone();
+        by_table.required.some = None;
         // The same patterns among enough others to need the automaton.
         let mut many: Vec<String> = patterns.iter().map(|p| p.to_string()).collect();
         many.extend((0..MAX_ANCHORED).map(|i| format!(" zz{i}-")));
@@ -402,6 +493,7 @@ mod tests {
                 .filter(|&i| text.contains(patterns[i as usize]))
                 .collect();
             assert_eq!(find(&anchored, text), want, "{text:?}");
+            assert_eq!(find(&by_table, text), want, "{text:?}");
             assert_eq!(find(&automaton, text), want, "{text:?}");
         }
     }
