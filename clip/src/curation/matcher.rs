@@ -147,20 +147,19 @@ impl TextBatch {
     pub fn push(&mut self, lang: u32, text: &str) -> usize {
         let start = self.buf.len();
         normalise_append(text, &mut self.buf);
-        self.ranges.push(start..self.buf.len());
-        self.langs.push(lang);
-        let i = self.langs.len() - 1;
-        match self.ids.get_mut(i) {
-            Some(ids) => ids.clear(),
-            None => self.ids.push(Vec::new()),
-        }
-        i
+        self.added(lang, start)
     }
 
     /// [`Self::push`] for a text already normalised (`normalise_append`), copied as it is.
     pub fn push_spaced(&mut self, lang: u32, spaced: &str) -> usize {
         let start = self.buf.len();
         self.buf.push_str(spaced);
+        self.added(lang, start)
+    }
+
+    /// Records the text just appended to `buf` from `start` on, of language `lang`, with no
+    /// ids yet; returns its index.
+    fn added(&mut self, lang: u32, start: usize) -> usize {
         self.ranges.push(start..self.buf.len());
         self.langs.push(lang);
         let i = self.langs.len() - 1;
