@@ -3,11 +3,11 @@
 //! MetaCLIP 2 (arXiv 2507.22062, §3.1) curates in three stages, each shardable: count matches
 //! per shard (reference `curate.py:count_per_shard`), sum the counts (`global_count`), then
 //! sample each shard against the global probabilities (`curate`). One reader thread streams
-//! batches of lines; a rayon pool parses them in parallel, orders each batch's records by
-//! language and matches them 16 at a time (whose table lookups overlap). Counting normalises
-//! each text as it parses it, and matches it where that put it; it adds into counts of each
-//! thread's own, summed at the end; sampling consumes each batch's outcomes
-//! in input order. Either way outputs do not depend on the number of threads.
+//! batches of lines; a rayon pool parses them in parallel, normalising each text as its line
+//! is parsed (while it is in cache), orders each batch's records by language and matches them
+//! 16 at a time (whose table lookups overlap), where parsing put their texts. Counting adds
+//! into counts of each thread's own, summed at the end; sampling consumes each batch's
+//! outcomes in input order. Either way outputs do not depend on the number of threads.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -142,7 +142,7 @@ const PARSE_LINES: usize = 4096;
 /// overlap, few enough for the slots they load to stay in L1 cache until they are read.
 const CHUNK_LINES: usize = 16;
 
-/// A record of a language with metadata, parsed, waiting for matching.
+/// A record of a language with metadata, as parsed from its line.
 struct Parsed<'a> {
     /// Line in the batch.
     line: u32,
@@ -153,11 +153,12 @@ struct Parsed<'a> {
     text: Cow<'a, str>,
 }
 
-/// A record to count: what matching needs of a [`Parsed`] and no more (16 bytes, where a
+/// A record to match: what matching needs of a [`Parsed`] and no more (16 bytes, where a
 /// `Parsed` takes 64): its language, and where its text, already normalised, lies: at
-/// `start..end` of the `spaced` text of parse task `task` ([`ParsedForCount`]).
+/// `start..end` of the spaced text of parse task `task` ([`ParsedForCount`],
+/// [`ParsedForSample`]).
 #[derive(Clone, Copy)]
-struct ToCount {
+struct Located {
     lang: u32,
     task: u32,
     start: u32,
@@ -180,10 +181,10 @@ struct ParsedForCount {
 
 impl ParsedForCount {
     /// The records of task `task` (this one).
-    fn records(&self, task: u32) -> impl Iterator<Item = ToCount> + '_ {
+    fn records(&self, task: u32) -> impl Iterator<Item = Located> + '_ {
         let mut start = 0;
         self.recs.iter().map(move |&(lang, end)| {
-            let r = ToCount {
+            let r = Located {
                 lang,
                 task,
                 start,
@@ -195,22 +196,61 @@ impl ParsedForCount {
     }
 }
 
-/// Parses the lines `first..first + out.len()` of `batch`: the outcome of each line that
-/// needs no matching goes into `out`; the others are returned.
-fn parse_lines<'a>(
+/// A record to sample: where its normalised text lies, and what its outcome needs.
+struct ToSample {
+    at: Located,
+    line: u32,
+    identified: bool,
+    id: String,
+}
+
+/// What a parse task hands on for sampling: its records, their texts normalised one after
+/// another in `spaced` (and [`PADDING`] bytes after the last).
+struct ParsedForSample {
+    spaced: String,
+    recs: Vec<ToSample>,
+}
+
+/// Parses the lines `first..first + out.len()` of `batch` (parse task `task`): the outcome
+/// of each line that needs no matching goes into `out`; the others are normalised and
+/// returned.
+fn parse_lines(
     matcher: &Matcher,
-    batch: &'a Batch,
+    batch: &Batch,
+    task: u32,
     first: usize,
     out: &mut [Outcome],
-) -> Vec<Parsed<'a>> {
-    let mut parsed = Vec::new();
+) -> ParsedForSample {
+    let mut parsed = ParsedForSample {
+        spaced: String::with_capacity(batch.bytes() / batch.len().max(1) * out.len()),
+        recs: Vec::with_capacity(out.len()),
+    };
+    let mut start = 0;
     for (j, o) in out.iter_mut().enumerate() {
         let line = first + j;
         match parse_one(matcher, batch.line_str(line), line as u32, true) {
-            Ok(p) => parsed.push(p),
+            Ok(p) => {
+                normalise_append(&p.text, &mut parsed.spaced);
+                let end =
+                    u32::try_from(parsed.spaced.len()).expect("a parse task's texts exceed 4 GiB");
+                let at = Located {
+                    lang: p.lang,
+                    task,
+                    start,
+                    end,
+                };
+                start = end;
+                parsed.recs.push(ToSample {
+                    at,
+                    line: p.line,
+                    identified: p.identified,
+                    id: p.id,
+                });
+            }
             Err(outcome) => *o = outcome,
         }
     }
+    parsed.spaced.extend(std::iter::repeat_n('\0', PADDING));
     parsed
 }
 
@@ -297,25 +337,41 @@ struct Worker {
 }
 
 impl Worker {
-    /// Normalises and matches `texts` (language, text; of one language, mostly): afterwards
-    /// `self.texts.ids(k)` are the sorted entry ids of the `k`th.
-    fn find<'t>(&mut self, matcher: &Matcher, texts: impl Iterator<Item = (u32, &'t str)> + Clone) {
-        self.texts.clear();
-        // The texts lie all over the batch, each a cache miss of its own: load a byte at
-        // each end of every one first, so that the misses overlap instead of each stalling
-        // its text's normalisation (2–6 % less CPU time in all, medians of paired runs;
-        // software prefetches of the same bytes, one or three chunks ahead, measured no
-        // gain on this machine).
-        let mut ends = 0u8;
-        for (_, text) in texts.clone() {
-            let text = text.as_bytes();
-            ends ^= text.first().copied().unwrap_or(0) ^ text.last().copied().unwrap_or(0);
+    /// Matches the records `recs`, whose normalised texts lie in the spaced texts of the
+    /// parse tasks (`spaced(task)`): afterwards `self.texts.ids(k)` are the entry ids of the
+    /// `k`th, in any order and with repeats. A chunk whose texts all come from one task (most)
+    /// is matched where they lie; the others are copied together first.
+    fn match_spaced<'t>(
+        &mut self,
+        matcher: &Matcher,
+        spaced: impl Fn(u32) -> &'t str,
+        recs: impl Iterator<Item = Located> + Clone,
+    ) {
+        self.ranges.clear();
+        self.langs.clear();
+        let mut task = None;
+        let mut one_task = true;
+        for r in recs.clone() {
+            self.ranges.push(r.start as usize..r.end as usize);
+            self.langs.push(r.lang);
+            one_task &= *task.get_or_insert(r.task) == r.task;
         }
-        std::hint::black_box(ends);
-        for (lang, text) in texts {
-            self.texts.push(lang, text);
+        match task {
+            Some(task) if one_task => matcher.find_spaced_any_order(
+                spaced(task),
+                &self.ranges,
+                &self.langs,
+                &mut self.texts,
+            ),
+            _ => {
+                self.texts.clear();
+                for (r, range) in recs.zip(&self.ranges) {
+                    self.texts
+                        .push_spaced(r.lang, &spaced(r.task)[range.clone()]);
+                }
+                matcher.find_batch_any_order(&mut self.texts);
+            }
         }
-        matcher.find_batch(&mut self.texts);
     }
 
     /// Matches the records `recs` and adds their matches to the counts of this thread;
@@ -324,30 +380,12 @@ impl Worker {
         &mut self,
         matcher: &Matcher,
         tasks: &[ParsedForCount],
-        recs: &[ToCount],
+        recs: &[Located],
         counts: &ThreadCounts,
         matched: &mut [bool],
     ) {
-        self.ranges.clear();
-        self.langs.clear();
-        for r in recs {
-            self.ranges.push(r.start as usize..r.end as usize);
-            self.langs.push(r.lang);
-        }
-        let task = recs[0].task;
-        if recs.iter().all(|r| r.task == task) {
-            // Most chunks: matched where they lie, in the spaced text of one task.
-            let buf = &tasks[task as usize].spaced;
-            matcher.find_spaced_any_order(buf, &self.ranges, &self.langs, &mut self.texts);
-        } else {
-            self.texts.clear();
-            for (r, range) in recs.iter().zip(&self.ranges) {
-                self.texts
-                    .push_spaced(r.lang, &tasks[r.task as usize].spaced[range.clone()]);
-            }
-            // Counting drops repeats itself, cheaper than sorting each text's ids.
-            matcher.find_batch_any_order(&mut self.texts);
-        }
+        // Counting drops repeats itself, cheaper than sorting each text's ids.
+        self.match_spaced(matcher, |t| &tasks[t as usize].spaced, recs.iter().copied());
         let mut counts = counts.mine();
         for (t, r) in recs.iter().enumerate() {
             counts.prefetch(r.lang, self.texts.ids(t));
@@ -359,25 +397,28 @@ impl Worker {
         }
     }
 
-    /// Matches the records `parsed[order[k]]`, writing each one's match, if any, with its
+    /// Matches the records `recs[order[k]]`, writing each one's match, if any, with its
     /// sorted entry ids, to `out[k]`.
     fn sample_chunk(
         &mut self,
         matcher: &Matcher,
-        parsed: &[Parsed<'_>],
+        tasks: &[ParsedForSample],
+        recs: &[ToSample],
         order: &[u32],
         out: &mut [Option<Matched>],
     ) {
-        let texts = order.iter().map(|&i| {
-            let p = &parsed[i as usize];
-            (p.lang, &*p.text)
-        });
-        self.find(matcher, texts);
+        let located = order.iter().map(|&i| recs[i as usize].at);
+        self.match_spaced(matcher, |t| &tasks[t as usize].spaced, located);
         for (t, o) in out.iter_mut().enumerate() {
             let ids = self.texts.ids(t);
-            *o = (!ids.is_empty()).then(|| Matched {
-                lang: parsed[order[t] as usize].lang,
-                entries: ids.to_vec(),
+            *o = (!ids.is_empty()).then(|| {
+                let mut entries = ids.to_vec();
+                entries.sort_unstable();
+                entries.dedup();
+                Matched {
+                    lang: recs[order[t] as usize].at.lang,
+                    entries,
+                }
             });
         }
     }
@@ -519,26 +560,27 @@ fn scan(
         outcomes.clear();
         outcomes.resize_with(batch.len(), || Outcome::Empty);
         pool.install(|| {
-            let mut parsed: Vec<Parsed<'_>> = outcomes
+            let mut tasks: Vec<ParsedForSample> = outcomes
                 .par_chunks_mut(PARSE_LINES)
                 .enumerate()
-                .flat_map_iter(|(c, out)| parse_lines(matcher, batch, c * PARSE_LINES, out))
+                .map(|(c, out)| parse_lines(matcher, batch, c as u32, c * PARSE_LINES, out))
                 .collect();
-            let (order, _) = by_language(&parsed, |p| p.lang, matcher.languages().len());
+            let mut recs: Vec<ToSample> = tasks.iter_mut().flat_map(|t| t.recs.drain(..)).collect();
+            let (order, _) = by_language(&recs, |r| r.at.lang, matcher.languages().len());
             matches.clear();
-            matches.resize_with(parsed.len(), || None);
+            matches.resize_with(recs.len(), || None);
             matches
                 .par_chunks_mut(CHUNK_LINES)
                 .zip(order.par_chunks(CHUNK_LINES))
                 .for_each_init(Worker::default, |worker, (out, order)| {
-                    worker.sample_chunk(matcher, &parsed, order, out)
+                    worker.sample_chunk(matcher, &tasks, &recs, order, out)
                 });
             // Back in input order.
             for (m, &i) in matches.iter_mut().zip(&order) {
-                let p = &mut parsed[i as usize];
-                outcomes[p.line as usize] = Outcome::Record {
-                    id: std::mem::take(&mut p.id),
-                    identified: p.identified,
+                let r = &mut recs[i as usize];
+                outcomes[r.line as usize] = Outcome::Record {
+                    id: std::mem::take(&mut r.id),
+                    identified: r.identified,
                     matched: m.take(),
                     no_metadata: false,
                 };
@@ -578,7 +620,7 @@ pub fn count(
             // The records moved into language order, so that matching reads them one after
             // another.
             let (order, starts) = by_language(&parsed, |r| r.lang, matcher.languages().len());
-            let recs: Vec<ToCount> = order.iter().map(|&i| parsed[i as usize]).collect();
+            let recs: Vec<Located> = order.iter().map(|&i| parsed[i as usize]).collect();
             matched.clear();
             matched.resize(recs.len(), false);
             matched
