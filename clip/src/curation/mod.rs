@@ -34,6 +34,7 @@ pub mod report;
 mod rng;
 mod sample;
 pub mod script;
+mod simd16;
 mod unpadded;
 mod words;
 

@@ -71,53 +71,30 @@ pub fn spacing_append(text: &str, out: &mut String) {
     let out = unsafe { out.as_mut_vec() };
     out.push(b' ');
     let mut run = 0;
-    let mut act = |i: usize, out: &mut Vec<u8>| {
-        out.extend_from_slice(&bytes[run..i]);
+    // Copies the run before byte `i`, then what `spacing()` makes of `i`.
+    #[inline(always)]
+    fn act(bytes: &[u8], run: &mut usize, i: usize, out: &mut Vec<u8>) {
+        out.extend_from_slice(&bytes[*run..i]);
         let b = bytes[i];
         if CLASS[b as usize] == WRAP {
             out.extend_from_slice(&[b' ', b, b' ']);
         } else {
             out.push(b' ');
         }
-        run = i + 1;
-    };
-    #[cfg(target_arch = "x86_64")]
-    {
-        let len = bytes.len();
-        let mut i = 0;
-        while i + 16 <= len {
-            let mut acted = acted_on_16(bytes[i..i + 16].try_into().expect("16 bytes"));
-            while acted != 0 {
-                act(i + acted.trailing_zeros() as usize, out);
-                acted &= acted - 1;
-            }
-            i += 16;
-        }
-        // The last bytes, by one more vector compare rather than a byte at a time: the last
-        // sixteen of the text (those before `i` masked off), or a short text copied into a
-        // zeroed chunk (a zero byte is not acted on).
-        if i < len {
-            let (base, mut acted) = if len >= 16 {
-                let chunk = bytes[len - 16..].try_into().expect("16 bytes");
-                (
-                    len - 16,
-                    acted_on_16(chunk) & (u32::MAX << (16 - (len - i))),
-                )
-            } else {
-                let mut chunk = [0u8; 16];
-                chunk[..len].copy_from_slice(bytes);
-                (0, acted_on_16(&chunk))
-            };
-            while acted != 0 {
-                act(base + acted.trailing_zeros() as usize, out);
-                acted &= acted - 1;
-            }
-        }
+        *run = i + 1;
     }
+    #[cfg(target_arch = "x86_64")]
+    super::simd16::each_16(bytes, acted_on_16, |base, mut acted| {
+        while acted != 0 {
+            act(bytes, &mut run, base + acted.trailing_zeros() as usize, out);
+            acted &= acted - 1;
+        }
+        true
+    });
     #[cfg(not(target_arch = "x86_64"))]
     for j in 0..bytes.len() {
         if CLASS[bytes[j] as usize] != KEEP {
-            act(j, out);
+            act(bytes, &mut run, j, out);
         }
     }
     out.extend_from_slice(&bytes[run..]);

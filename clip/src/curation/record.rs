@@ -217,33 +217,12 @@ impl<'a> Fast<'a> {
 fn plain_string_end(s: &[u8]) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
     {
-        let len = s.len();
-        let mut i = 0;
-        while i + 16 <= len {
-            let stops = string_stops_16(s[i..i + 16].try_into().expect("16 bytes"));
-            if stops != 0 {
-                return Some(i + stops.trailing_zeros() as usize);
-            }
-            i += 16;
-        }
-        if i == len {
-            return None;
-        }
-        // The last bytes by one more compare: the last sixteen (those before `i`, already
-        // searched, masked off), or a short string copied into a chunk padded with a byte
-        // that is no stop.
-        let (base, stops) = if len >= 16 {
-            let chunk = s[len - 16..].try_into().expect("16 bytes");
-            (
-                len - 16,
-                string_stops_16(chunk) & (u32::MAX << (16 - (len - i))),
-            )
-        } else {
-            let mut chunk = [b'a'; 16];
-            chunk[..len].copy_from_slice(s);
-            (0, string_stops_16(&chunk))
-        };
-        (stops != 0).then(|| base + stops.trailing_zeros() as usize)
+        let mut end = None;
+        super::simd16::each_16(s, string_stops_16, |base, stops| {
+            end = (stops != 0).then(|| base + stops.trailing_zeros() as usize);
+            end.is_none()
+        });
+        end
     }
     #[cfg(not(target_arch = "x86_64"))]
     s.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)

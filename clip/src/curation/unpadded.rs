@@ -176,8 +176,7 @@ impl Required {
         }
     }
 
-    /// [`Self::scan`] for four to eight edge bytes (`some`): sixteen bytes at a time, the
-    /// last sixteen (those already looked at masked off) or a short text's copy last.
+    /// [`Self::scan`] for four to eight edge bytes (`some`): sixteen bytes at a time.
     #[cfg(target_arch = "x86_64")]
     fn scan_some(
         &self,
@@ -185,39 +184,19 @@ impl Required {
         some: &[u8; 8],
         found: &mut impl FnMut(usize, Anchor) -> bool,
     ) {
-        let len = text.len();
-        let mut each = |base: usize, mut mask: u32| {
-            while mask != 0 {
-                if !self.at(text, base + mask.trailing_zeros() as usize, found) {
-                    return false;
+        super::simd16::each_16(
+            text,
+            |c| edge_mask_16(c, some),
+            |base, mut mask| {
+                while mask != 0 {
+                    if !self.at(text, base + mask.trailing_zeros() as usize, found) {
+                        return false;
+                    }
+                    mask &= mask - 1;
                 }
-                mask &= mask - 1;
-            }
-            true
-        };
-        let mut i = 0;
-        while i + 16 <= len {
-            if !each(
-                i,
-                edge_mask_16(text[i..i + 16].try_into().expect("16 bytes"), some),
-            ) {
-                return;
-            }
-            i += 16;
-        }
-        if i < len {
-            if len >= 16 {
-                let chunk = text[len - 16..].try_into().expect("16 bytes");
-                each(
-                    len - 16,
-                    edge_mask_16(chunk, some) & (u32::MAX << (16 - (len - i))),
-                );
-            } else {
-                let mut chunk = [0u8; 16];
-                chunk[..len].copy_from_slice(text);
-                each(0, edge_mask_16(&chunk, some) & ((1 << len) - 1));
-            }
-        }
+                true
+            },
+        );
     }
 
     /// Lists the edge bytes in `few` if there are at most three; called once all patterns
