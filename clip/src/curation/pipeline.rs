@@ -166,33 +166,49 @@ struct Located {
 }
 
 /// What a parse task hands on for counting: the records to match, their texts normalised
-/// (`strip` + `spacing()`) one after another in `spaced` while each line was still in cache
-/// from parsing it, in language order (so that matching, in language order too, reads each
-/// language's texts of the task straight through), and [`PADDING`] bytes after the last;
-/// and the line counts of the others.
-#[derive(Default)]
+/// in `spaced` ([`SpacedTexts`]) in language order (so that matching, in language order too,
+/// reads each language's texts of the task straight through); and the line counts of the
+/// others.
 struct ParsedForCount {
     spaced: String,
-    /// Per record: its language and the end of its text in `spaced` (the start being the
-    /// previous one's end).
-    recs: Vec<(u32, u32)>,
+    recs: Vec<Located>,
     lines: LineStats,
 }
 
-impl ParsedForCount {
-    /// The records of task `task` (this one).
-    fn records(&self, task: u32) -> impl Iterator<Item = Located> + '_ {
-        let mut start = 0;
-        self.recs.iter().map(move |&(lang, end)| {
-            let r = Located {
-                lang,
-                task,
-                start,
-                end,
-            };
-            start = end;
-            r
-        })
+/// The normalised texts of one parse task's records (`strip` + `spacing()`), one after
+/// another, written while each line is still in cache from parsing it; [`PADDING`] bytes
+/// follow the last once [`Self::finish`]ed.
+struct SpacedTexts {
+    text: String,
+    task: u32,
+}
+
+impl SpacedTexts {
+    /// For parse task `task`, of `lines` lines of `batch` (its texts take about as many
+    /// bytes as their lines).
+    fn new(batch: &Batch, task: u32, lines: usize) -> Self {
+        SpacedTexts {
+            text: String::with_capacity(batch.bytes() / batch.len().max(1) * lines),
+            task,
+        }
+    }
+
+    /// Appends `text` normalised; returns where it lies.
+    fn push(&mut self, lang: u32, text: &str) -> Located {
+        let start = self.text.len() as u32;
+        normalise_append(text, &mut self.text);
+        let end = u32::try_from(self.text.len()).expect("a parse task's texts exceed 4 GiB");
+        Located {
+            lang,
+            task: self.task,
+            start,
+            end,
+        }
+    }
+
+    fn finish(mut self) -> String {
+        self.text.extend(std::iter::repeat_n('\0', PADDING));
+        self.text
     }
 }
 
@@ -204,8 +220,8 @@ struct ToSample {
     id: String,
 }
 
-/// What a parse task hands on for sampling: its records, their texts normalised one after
-/// another in `spaced` (and [`PADDING`] bytes after the last).
+/// What a parse task hands on for sampling: its records, their texts normalised in `spaced`
+/// ([`SpacedTexts`]).
 struct ParsedForSample {
     spaced: String,
     recs: Vec<ToSample>,
@@ -221,37 +237,24 @@ fn parse_lines(
     first: usize,
     out: &mut [Outcome],
 ) -> ParsedForSample {
-    let mut parsed = ParsedForSample {
-        spaced: String::with_capacity(batch.bytes() / batch.len().max(1) * out.len()),
-        recs: Vec::with_capacity(out.len()),
-    };
-    let mut start = 0;
+    let mut spaced = SpacedTexts::new(batch, task, out.len());
+    let mut recs = Vec::with_capacity(out.len());
     for (j, o) in out.iter_mut().enumerate() {
         let line = first + j;
         match parse_one(matcher, batch.line_str(line), line as u32, true) {
-            Ok(p) => {
-                normalise_append(&p.text, &mut parsed.spaced);
-                let end =
-                    u32::try_from(parsed.spaced.len()).expect("a parse task's texts exceed 4 GiB");
-                let at = Located {
-                    lang: p.lang,
-                    task,
-                    start,
-                    end,
-                };
-                start = end;
-                parsed.recs.push(ToSample {
-                    at,
-                    line: p.line,
-                    identified: p.identified,
-                    id: p.id,
-                });
-            }
+            Ok(p) => recs.push(ToSample {
+                at: spaced.push(p.lang, &p.text),
+                line: p.line,
+                identified: p.identified,
+                id: p.id,
+            }),
             Err(outcome) => *o = outcome,
         }
     }
-    parsed.spaced.extend(std::iter::repeat_n('\0', PADDING));
-    parsed
+    ParsedForSample {
+        spaced: spaced.finish(),
+        recs,
+    }
 }
 
 /// Line `line` parsed, or its outcome if it needs no matching; the record's id is kept
@@ -331,7 +334,7 @@ fn by_language<T>(
 #[derive(Default)]
 struct Worker {
     texts: TextBatch,
-    /// Where the texts of a chunk lie and their languages (counting).
+    /// Where the texts of a chunk lie, and their languages.
     ranges: Vec<Range<usize>>,
     langs: Vec<u32>,
 }
@@ -610,11 +613,11 @@ pub fn count(
         pool.install(|| {
             let tasks: Vec<ParsedForCount> = (0..batch.len().div_ceil(PARSE_LINES))
                 .into_par_iter()
-                .map(|c| parse_counting(matcher, batch, c * PARSE_LINES))
+                .map(|c| parse_counting(matcher, batch, c as u32, c * PARSE_LINES))
                 .collect();
             let mut parsed = Vec::with_capacity(tasks.iter().map(|t| t.recs.len()).sum());
-            for (i, task) in tasks.iter().enumerate() {
-                parsed.extend(task.records(i as u32));
+            for task in &tasks {
+                parsed.extend_from_slice(&task.recs);
                 tally.add_lines(&task.lines);
             }
             // The records moved into language order, so that matching reads them one after
@@ -640,16 +643,12 @@ pub fn count(
     Ok((counts.sum(matcher), tally.finish(matcher)))
 }
 
-/// Parses the lines `first..first + PARSE_LINES` of `batch` (those it has) for counting:
-/// the records to match, normalised, and the line counts of the others (and of those
-/// records' parsing).
-fn parse_counting(matcher: &Matcher, batch: &Batch, first: usize) -> ParsedForCount {
+/// Parses the lines `first..first + PARSE_LINES` of `batch` (those it has; parse task
+/// `task`) for counting: the records to match, normalised, and the line counts of the others
+/// (and of those records' parsing).
+fn parse_counting(matcher: &Matcher, batch: &Batch, task: u32, first: usize) -> ParsedForCount {
     let lines = first..(first + PARSE_LINES).min(batch.len());
-    let mut out = ParsedForCount {
-        spaced: String::with_capacity(batch.bytes() / batch.len().max(1) * lines.len()),
-        recs: Vec::with_capacity(lines.len()),
-        lines: LineStats::default(),
-    };
+    let mut spaced = SpacedTexts::new(batch, task, lines.len());
     let mut tally = Tally {
         stats: LineStats::default(),
         // Only matched records are tallied per language, and none are here.
@@ -668,15 +667,18 @@ fn parse_counting(matcher: &Matcher, batch: &Batch, first: usize) -> ParsedForCo
     // Normalised in language order, so that each language's texts of this task are one run
     // of `spaced`, which matching (in language order too) then reads straight through.
     let (order, _) = by_language(&parsed, |p| p.0, matcher.languages().len());
-    for i in order {
-        let (lang, text) = &parsed[i as usize];
-        normalise_append(text, &mut out.spaced);
-        let end = u32::try_from(out.spaced.len()).expect("a parse task's texts exceed 4 GiB");
-        out.recs.push((*lang, end));
+    let recs = order
+        .into_iter()
+        .map(|i| {
+            let (lang, text) = &parsed[i as usize];
+            spaced.push(*lang, text)
+        })
+        .collect();
+    ParsedForCount {
+        spaced: spaced.finish(),
+        recs,
+        lines: tally.stats,
     }
-    out.spaced.extend(std::iter::repeat_n('\0', PADDING));
-    out.lines = tally.stats;
-    out
 }
 
 /// The alt-texts of the image being read: runs of records with one id.
