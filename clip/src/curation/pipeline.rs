@@ -121,12 +121,19 @@ impl ThreadCounts {
             .expect("a counting thread panicked")
     }
 
-    fn sum(self, matcher: &Matcher) -> Counts {
-        let mut total = Counts::zeros(matcher);
-        for c in self.per_thread {
-            c.into_inner()
-                .expect("a counting thread panicked")
-                .add_to(&mut total);
+    /// The sum over the threads, in the memory of the first thread's counters (no new
+    /// megabytes to map and fill).
+    fn sum(self) -> Counts {
+        let mut per_thread = self
+            .per_thread
+            .into_iter()
+            .map(|c| c.into_inner().expect("a counting thread panicked"));
+        let mut total = per_thread
+            .next()
+            .expect("at least one thread")
+            .into_counts();
+        for c in per_thread {
+            c.add_to(&mut total);
         }
         total
     }
@@ -640,7 +647,7 @@ pub fn count(
         });
         Ok(())
     })?;
-    Ok((counts.sum(matcher), tally.finish(matcher)))
+    Ok((counts.sum(), tally.finish(matcher)))
 }
 
 /// Parses the lines `first..first + PARSE_LINES` of `batch` (those it has; parse task
