@@ -156,11 +156,6 @@ fn last(counter: u64) -> u32 {
     (counter >> 32) as u32
 }
 
-/// Counters per page of memory: summing skips a page's worth of counters that are all zero
-/// (of a shard's few texts, or of a language few texts are in) after reading them, without
-/// rewriting them.
-const PAGE_COUNTERS: usize = 4096 / std::mem::size_of::<u64>();
-
 impl DistinctCounts {
     /// All-zero counts for the languages of `matcher`.
     pub(crate) fn zeros(matcher: &Matcher) -> Self {
@@ -225,13 +220,8 @@ impl DistinctCounts {
             total.merge(folded);
         }
         for (t, counters) in total.per_lang.iter_mut().zip(&self.per_lang) {
-            let pages = t
-                .chunks_mut(PAGE_COUNTERS)
-                .zip(counters.chunks(PAGE_COUNTERS));
-            for (t, counters) in pages.filter(|(_, c)| c.iter().any(|&c| c != 0)) {
-                for (t, &c) in t.iter_mut().zip(counters) {
-                    *t += count(c);
-                }
+            for (t, &c) in t.iter_mut().zip(counters) {
+                *t += count(c);
             }
         }
     }
@@ -240,11 +230,7 @@ impl DistinctCounts {
     pub(crate) fn into_counts(self) -> Counts {
         let mut per_lang = self.per_lang;
         for counters in &mut per_lang {
-            for page in counters.chunks_mut(PAGE_COUNTERS) {
-                if page.iter().any(|&c| c != 0) {
-                    page.iter_mut().for_each(|c| *c = count(*c));
-                }
-            }
+            counters.iter_mut().for_each(|c| *c = count(*c));
         }
         let mut counts = Counts { per_lang };
         if let Some(folded) = &self.folded {
@@ -428,25 +414,25 @@ mod tests {
         assert_eq!(total, want);
     }
 
-    /// Counters over several pages, some all zero: the sums skip only those.
+    /// Two threads' counters summed as `ThreadCounts::sum` does: the first's turned into
+    /// counts in place, the second's added.
     #[test]
-    fn sums_over_pages_of_counters() {
-        let entries: Vec<String> = (0..3 * PAGE_COUNTERS + 5)
-            .map(|i| format!("w{i}"))
-            .collect();
+    fn sums_of_counters() {
+        const FAR: usize = 512;
+        let entries: Vec<String> = (0..3 * FAR + 5).map(|i| format!("w{i}")).collect();
         let l = LanguageMetadata::from_entries("en", entries.iter(), Path::new("t")).unwrap();
         let m = Matcher::new(&Metadata::from_languages(vec![l])).unwrap();
         let last = entries.len() as u32 - 1;
         let (mut a, mut b) = (DistinctCounts::zeros(&m), DistinctCounts::zeros(&m));
         a.add(0, &[3, last, 3]);
         a.add(0, &[last]);
-        b.add(0, &[PAGE_COUNTERS as u32, 3]);
+        b.add(0, &[FAR as u32, 3]);
         let mut total = a.into_counts();
         b.add_to(&mut total);
         let mut want = Counts::zeros(&m);
         want.add(0, &[3, last]);
         want.add(0, &[last]);
-        want.add(0, &[PAGE_COUNTERS as u32, 3]);
+        want.add(0, &[FAR as u32, 3]);
         assert_eq!(total, want);
     }
 
