@@ -112,6 +112,7 @@ def main():
     langs = ["en"] + others
     weights = [0.44] + [w * scale for w in weights]
 
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with gzip.open(args.out, "wt", encoding="utf-8", compresslevel=3) as out:
         for i in range(args.n):
             lang = rng.choices(langs, weights)[0]
