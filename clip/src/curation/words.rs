@@ -35,8 +35,8 @@ const TAGS: usize = 16;
 const OVERFLOW: u32 = 1 << 17;
 /// All the overflow bits of a slot's `meta`.
 const OVERFLOWS: u32 = ((1 << (TAGS / WAYS)) - 1) * OVERFLOW;
-/// The lowest bit of `meta` that holds hash bits.
-const HASH_SHIFT: u32 = 21;
+/// The lowest bit of `meta` that holds hash bits: the first above the overflow bits.
+const HASH_SHIFT: u32 = OVERFLOW.trailing_zeros() + (TAGS / WAYS) as u32;
 /// Bit of a word's `Slot::meta` set when the word is the second or a later word of some
 /// entry: only a run extended over such a word can be a key of the pair table, so a run is
 /// not looked up there at all when its next word lacks it (a quarter of the English pair
@@ -135,8 +135,14 @@ impl Bucket {
     /// Whether a key of `meta` bits `meta` may be in a later bucket.
     #[inline]
     fn overflowed(&self, meta: u32) -> bool {
-        let g = tag(meta);
-        self.0[g % WAYS].meta & OVERFLOW << (g / WAYS) != 0
+        let (slot, bit) = overflow_bit(meta);
+        self.0[slot].meta & bit != 0
+    }
+
+    /// Notes that a key of `meta` bits `meta` went on to a later bucket.
+    fn set_overflowed(&mut self, meta: u32) {
+        let (slot, bit) = overflow_bit(meta);
+        self.0[slot].meta |= bit;
     }
 
     #[cfg(test)]
@@ -149,6 +155,14 @@ impl Bucket {
 #[inline]
 fn tag(meta: u32) -> usize {
     (meta >> HASH_SHIFT) as usize % TAGS
+}
+
+/// Where a bucket keeps the overflow bit of the tag of a key with `meta` bits `meta`: the
+/// slot whose `meta` holds it, and the bit.
+#[inline]
+fn overflow_bit(meta: u32) -> (usize, u32) {
+    let g = tag(meta);
+    (g % WAYS, OVERFLOW << (g / WAYS))
 }
 
 /// The slot of the first hit of a [`Bucket::hits`] mask (slot 0 if none).
@@ -210,8 +224,7 @@ impl Table {
                     return at;
                 }
             }
-            let g = tag(meta_of(key.len(), h));
-            self.buckets[b].0[g % WAYS].meta |= OVERFLOW << (g / WAYS);
+            self.buckets[b].set_overflowed(meta_of(key.len(), h));
             b = (b + 1) % self.buckets.len();
         }
     }
@@ -956,7 +969,12 @@ mod tests {
     fn overflow_tags_are_distinct_bits() {
         for g in 0..TAGS {
             let mut bucket = Bucket([EMPTY_SLOT; WAYS]);
-            bucket.0[g % WAYS].meta |= OVERFLOW << (g / WAYS);
+            bucket.set_overflowed(meta_of(3, g as u64));
+            assert_eq!(
+                bucket.0.iter().map(|s| s.meta.count_ones()).sum::<u32>(),
+                1,
+                "one bit for tag {g}"
+            );
             for k in 0..TAGS {
                 let meta = meta_of(3, k as u64);
                 assert_eq!(tag(meta), k);
@@ -965,6 +983,7 @@ mod tests {
             }
         }
         assert_eq!(OVERFLOWS & (PREFIX | CONT), 0);
+        assert_eq!(HASH_SHIFT, 21);
         assert_eq!(
             OVERFLOWS >> HASH_SHIFT,
             0,
