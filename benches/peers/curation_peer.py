@@ -10,15 +10,24 @@ Automaton building is timed apart from matching. Texts/s = lines / matching seco
 texts per CPU-second = lines / (user + system CPU seconds of all the process's threads during
 matching), the per-core figure, which a busy machine disturbs less than wall time.
 
+This machine's speed drifts over minutes, and kiln's runs (about a second each) sample it at
+one moment where the reference's (tens of seconds) averages over its run. So each repeat
+brackets the reference: kiln runs on 1 and 2 threads just before it and again just after,
+and kiln's figures are the means of the two (its CPU seconds averaged, not its rates). With
+`--repeats N` the whole sequence runs N times and a summary gives each per-core ratio, their
+median and range.
+
 Usage (after .ci/fetch-curation-data.sh and tools/data/curation_corpus.py):
     tools/reference/.venv/bin/python benches/peers/curation_peer.py \
-        --metadata $KILN_DATA/curation/metadata --in $KILN_DATA/curation/bench/texts-1m.jsonl.gz
+        --metadata $KILN_DATA/curation/metadata --in $KILN_DATA/curation/bench/texts-1m.jsonl.gz \
+        [--repeats 5]
 """
 import argparse
 import gzip
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -77,32 +86,78 @@ def kiln(metadata_dir, shard, out, threads):
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-LOAD_BEFORE = os.getloadavg()
+def bracketed(before, after):
+    """One kiln row from a run before the reference and one after: mean seconds."""
+    row = dict(before)
+    for key in ("build_s", "match_s", "cpu_s"):
+        row[key] = (before[key] + after[key]) / 2
+    row["texts_per_s"] = row["texts"] / row["match_s"]
+    row["texts_per_cpu_s"] = row["texts"] / row["cpu_s"]
+    return row
+
+
+def one_repeat(args, tmp):
+    """kiln 1 and 2 threads, the reference, kiln again; the rows and whether all COUNTS agree."""
+    outs = []
+
+    def run_kiln(threads):
+        out = f"{tmp}/kiln{threads}-{len(outs)}.tsv"
+        outs.append(out)
+        return kiln(args.metadata, args.shard, out, threads)
+
+    before = [run_kiln(1), run_kiln(2)]
+    py = python_reference(args.metadata, args.shard, f"{tmp}/py.tsv")
+    after = [run_kiln(1), run_kiln(2)]
+    reference = Path(f"{tmp}/py.tsv").read_bytes()
+    same = all(Path(o).read_bytes() == reference for o in outs)
+    rows = [bracketed(b, a) for b, a in zip(before, after)] + [py]
+    return rows, same
+
+
+def print_table(rows):
+    py, py_cpu = rows[-1]["texts_per_s"], rows[-1]["texts_per_cpu_s"]
+    print("| implementation | threads | texts | build (s) | match wall (s) | match CPU (s) | texts/s (wall) "
+          "| × reference (wall) | texts per CPU-second | × reference (per core) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['impl']} | {r['threads']} | {r['texts']:,} | {r['build_s']:.1f} | {r['match_s']:.2f} | "
+              f"{r['cpu_s']:.2f} | {r['texts_per_s']:,.0f} | {r['texts_per_s'] / py:.1f}× | "
+              f"{r['texts_per_cpu_s']:,.0f} | {r['texts_per_cpu_s'] / py_cpu:.1f}× |")
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--metadata", required=True)
     ap.add_argument("--in", dest="shard", required=True)
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="run the whole comparison this many times and summarise")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        rows = [kiln(args.metadata, args.shard, f"{tmp}/kiln1.tsv", 1),
-                kiln(args.metadata, args.shard, f"{tmp}/kiln2.tsv", 2),
-                python_reference(args.metadata, args.shard, f"{tmp}/py.tsv")]
-        same = all(Path(f"{tmp}/{n}.tsv").read_bytes() == Path(f"{tmp}/py.tsv").read_bytes()
-                   for n in ("kiln1", "kiln2"))
-    py, py_cpu = rows[-1]["texts_per_s"], rows[-1]["texts_per_cpu_s"]
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
-          f"COUNTS identical across implementations: {same}")
-    print(f"load average before: {LOAD_BEFORE}; after: {os.getloadavg()}")
-    print("| implementation | threads | texts | build (s) | match wall (s) | match CPU (s) | texts/s (wall) "
-          "| × reference (wall) | texts per CPU-second | × reference (per core) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['impl']} | {r['threads']} | {r['texts']:,} | {r['build_s']:.1f} | {r['match_s']:.1f} | "
-              f"{r['cpu_s']:.1f} | {r['texts_per_s']:,.0f} | {r['texts_per_s'] / py:.1f}× | "
-              f"{r['texts_per_cpu_s']:,.0f} | {r['texts_per_cpu_s'] / py_cpu:.1f}× |")
-    if not same:
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
+    ratios = {1: [], 2: []}
+    reference_cpu = []
+    all_same = True
+    for rep in range(args.repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            load = os.getloadavg()
+            rows, same = one_repeat(args, tmp)
+        all_same &= same
+        print(f"\nrepeat {rep + 1} of {args.repeats}, {time.strftime('%H:%M:%S', time.gmtime())} UTC; "
+              f"COUNTS identical across implementations: {same}; load average before: "
+              f"{load[0]:.2f}, after: {os.getloadavg()[0]:.2f}")
+        print_table(rows)
+        py_cpu = rows[-1]["texts_per_cpu_s"]
+        for r in rows[:-1]:
+            ratios[r["threads"]].append(r["texts_per_cpu_s"] / py_cpu)
+        reference_cpu.append(rows[-1]["cpu_s"])
+    if args.repeats > 1:
+        print(f"\nsummary of {args.repeats} repeats; reference CPU {min(reference_cpu):.1f}–"
+              f"{max(reference_cpu):.1f} s")
+        print("| kiln threads | × reference per core, each repeat | median | range |")
+        print("|---|---|---|---|")
+        for threads, rs in ratios.items():
+            each = " / ".join(f"{r:.1f}" for r in rs)
+            print(f"| {threads} | {each} | **{statistics.median(rs):.1f}×** | {min(rs):.1f}–{max(rs):.1f}× |")
+    if not all_same:
         sys.exit("COUNTS differ between kiln and the reference")
 
 
