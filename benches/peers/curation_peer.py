@@ -20,7 +20,7 @@ median and range.
 Usage (after .ci/fetch-curation-data.sh and tools/data/curation_corpus.py):
     tools/reference/.venv/bin/python benches/peers/curation_peer.py \
         --metadata $KILN_DATA/curation/metadata --in $KILN_DATA/curation/bench/texts-1m.jsonl.gz \
-        [--repeats 5]
+        [--repeats 6]
 """
 import argparse
 import gzip
