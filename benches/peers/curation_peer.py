@@ -41,6 +41,13 @@ sys.path.insert(0, str(ROOT / "tools/reference"))
 import curation_reference as ref  # noqa: E402
 
 
+def open_text(path):
+    """The shard as text: gzip-compressed (by its magic bytes) or plain, as kiln reads it."""
+    with open(path, "rb") as f:
+        gzipped = f.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rt", encoding="utf-8") if gzipped else open(path, encoding="utf-8")
+
+
 def python_reference(metadata_dir, shard, out):
     start = time.perf_counter()
     metadata = ref.read_metadata(Path(metadata_dir))
@@ -50,7 +57,7 @@ def python_reference(metadata_dir, shard, out):
 
     start, cpu_start = time.perf_counter(), time.process_time()
     lines = matched = 0
-    with gzip.open(shard, "rt", encoding="utf-8") as f:
+    with open_text(shard) as f:
         for line in f:
             lines += 1
             rec = json.loads(line)

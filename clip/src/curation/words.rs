@@ -410,6 +410,29 @@ fn key_hash(buf: &[u8], start: usize, len: usize) -> (u64, u64) {
     (head, hash_ends(len, head, last))
 }
 
+/// [`key_hash`] reading `buf` without bounds checks.
+///
+/// # Safety
+/// `buf` holds at least `start + max(len, 8)` bytes.
+#[inline(always)]
+unsafe fn key_hash_padded(buf: &[u8], start: usize, len: usize) -> (u64, u64) {
+    let short = len.min(INLINE);
+    debug_assert!(start + len.max(INLINE) <= buf.len());
+    // SAFETY: both 8-byte reads end at or before `start + max(len, 8)`, inside `buf`.
+    let (head, last) = unsafe {
+        let p = buf.as_ptr().add(start);
+        (
+            p.cast::<u64>().read_unaligned(),
+            p.add(len - short).cast::<u64>().read_unaligned(),
+        )
+    };
+    let (head, last) = (
+        u64::from_le(head) & low_bytes(short),
+        u64::from_le(last) & low_bytes(short),
+    );
+    (head, hash_ends(len, head, last))
+}
+
 /// [`key_hash`] of a key on its own.
 fn hash(key: &[u8]) -> (u64, u64) {
     let mut padded = key.to_vec();
@@ -571,23 +594,33 @@ unsafe fn push_positions(out: &mut Vec<usize>, mut mask: u32, base: usize) {
     }
 }
 
-/// A run of words being looked up: `words` words of text `text`, ending at space `last` (an
-/// index into [`RunScratch::spaces`]); a run of one word is the key `buf[from..from + len]`,
-/// a longer one the pair of state `from` (the run without its last word) and the id of its
-/// last word. Once hashed, also its first bucket, meta bits and in-slot form. 32 bytes.
+/// A word of a text being looked up (round one of [`find_runs`]): the key
+/// `buf[from..from + len]`, its in-slot form, meta bits and first bucket, and the space that
+/// ends it (an index into [`RunScratch::spaces`]). 24 bytes.
+#[derive(Debug, Clone, Copy)]
+struct WordKey {
+    word: u64,
+    meta: u32,
+    bucket: u32,
+    last: u32,
+    len: u16,
+}
+
+/// A run of two or more words being looked up (rounds two and on of [`find_runs`]): the
+/// run of state `from` (its words but the last) extended by the word that ends at space
+/// `last` of text `text`. Once hashed, also its pair key, meta bits and first bucket.
+/// 32 bytes.
 #[derive(Debug, Clone, Copy)]
 struct Run {
     text: u32,
     last: u32,
     from: u32,
-    len: u16,
-    words: u16,
     bucket: u32,
     meta: u32,
-    word: u64,
+    key: u64,
 }
 
-/// The length of a run from byte `start` to `end`, saturated: a word of 64 KiB or more
+/// The length of a word from byte `start` to `end`, saturated: a word of 64 KiB or more
 /// matches no key (keys are shorter than 32 KiB), and [`meta_of`] of the saturated length
 /// has a bit no key's meta has.
 #[inline]
@@ -602,12 +635,16 @@ pub struct RunScratch {
     spaces: Vec<usize>,
     /// Per text, the end of its spaces in `spaces`.
     ends: Vec<u32>,
+    /// The non-empty words of every text, in order.
+    keys: Vec<WordKey>,
+    /// Per text, the end of its words in `keys`.
+    key_ends: Vec<u32>,
     /// `word_ids[k]`: the id of the word from space `k` to space `k + 1`, [`NO_WORD`] if it
-    /// continues no entry ([`CONT`]), so no run through it can match.
+    /// continues no entry ([`CONT`]) or none follows, so no run through it can match.
     word_ids: Vec<u32>,
     runs: Vec<Run>,
     next: Vec<Run>,
-    /// Indices into `runs` of the runs longer than a slot holds.
+    /// Indices into `keys` of the words longer than a slot holds.
     long: Vec<u32>,
 }
 
@@ -618,8 +655,8 @@ pub struct RunScratch {
 ///
 /// A lookup in a large table waits on memory: the tables of a language with 250,000 entries
 /// are megabytes, so most buckets a text's words land on are not in cache. So the texts are
-/// looked up together, one run length at a time, each round in sweeps over their runs: hash
-/// each run and prefetch its bucket; for words longer than a slot holds, prefetch the arena
+/// looked up together, one run length at a time, each round in sweeps: hash each word (each
+/// run) and prefetch its bucket; for words longer than a slot holds, prefetch the arena
 /// bytes the bucket points at; then look up. The loads of a sweep overlap (dozens in flight
 /// instead of one), and a run is extended by one word, into the next round, only while it
 /// is a word-prefix of some entry and the next word is a word of some entry. Whether a word
@@ -635,6 +672,8 @@ pub fn find_runs<'a>(
     let RunScratch {
         spaces,
         ends,
+        keys,
+        key_ends,
         word_ids,
         runs,
         next,
@@ -642,124 +681,152 @@ pub fn find_runs<'a>(
     } = scratch;
     spaces.clear();
     ends.clear();
-    runs.clear();
+    keys.clear();
+    key_ends.clear();
+    long.clear();
+    // Round one, first sweep: each text's words, between its spaces, hashed as they are
+    // found, and each word's bucket prefetched as soon as it is known.
     for (t, text) in texts.iter().enumerate() {
         let begin = spaces.len();
+        let words = &index(t).words;
         if index(t).max_words > 0 {
             push_spaces(buf, text.clone(), spaces);
         }
         ends.push(spaces.len() as u32);
-        runs.reserve(spaces.len() - begin);
-        for k in begin..spaces.len().saturating_sub(1) {
-            let (start, end) = (spaces[k] + 1, spaces[k + 1]);
-            let run = Run {
-                text: t as u32,
-                last: k as u32 + 1,
-                from: start as u32,
-                len: run_len(start, end),
-                words: 1,
-                bucket: 0,
-                meta: 0,
-                word: 0,
-            };
-            // An empty word (two spaces in a row) starts no entry.
-            // SAFETY: room for every word of the text reserved above.
-            unsafe { push_if(runs, run, start < end) };
+        if let Some(between) = spaces.get(begin..).filter(|s| s.len() > 1) {
+            keys.reserve(between.len());
+            long.reserve(between.len());
+            // Whole 8-byte reads of the text's words stay inside `buf` (so need no bounds
+            // check) when `PADDING` bytes follow the text, as they do for every caller but
+            // tests.
+            let padded = text.end + PADDING <= buf.len();
+            for (k, w) in between.windows(2).enumerate() {
+                let (start, end) = (w[0] + 1, w[1]);
+                let len = run_len(start, end);
+                let (word, h) = if padded {
+                    // SAFETY: `start <= end <= text.end` and `len <= end - start`, so both
+                    // reads end at most `PADDING` bytes past the text, inside `buf`.
+                    unsafe { key_hash_padded(buf, start, len as usize) }
+                } else {
+                    key_hash(buf, start, len as usize)
+                };
+                let bucket = words.home(h);
+                prefetch(&words.buckets[bucket]);
+                let key = WordKey {
+                    word,
+                    meta: meta_of(len as usize, h),
+                    bucket: bucket as u32,
+                    last: (begin + k) as u32 + 1,
+                    len,
+                };
+                // An empty word (two spaces in a row) starts no entry.
+                let keep = start < end;
+                // SAFETY: room for every word of the text reserved above, in both.
+                unsafe {
+                    push_if(long, keys.len() as u32, keep & (len as usize > INLINE));
+                    push_if(keys, key, keep);
+                }
+            }
         }
+        key_ends.push(keys.len() as u32);
     }
     word_ids.clear();
     word_ids.resize(spaces.len(), EMPTY_WORD);
-    next.clear();
-    // Settles a looked-up run: its entry, if any, and its extension by the next word.
-    // The sweeps that call it reserve room first: in `next` for every run, in `ids[t]` for
-    // every word of text `t` ([`reserve_ids`]).
-    let settle = |r: &Run,
-                  slot: &Slot,
-                  found: bool,
-                  state: u32,
-                  next: &mut Vec<Run>,
-                  ids: &mut [Vec<u32>]| {
-        let t = r.text as usize;
-        // SAFETY: a sweep settles each run once, and a text has fewer runs than words.
-        unsafe { push_if(&mut ids[t], slot.id, found & (slot.id != NONE)) };
-        let next_space = r.last as usize + 1;
-        let extend = found
-            & (slot.meta & PREFIX != 0)
-            & ((r.words as usize) < index(t).max_words)
-            & (next_space < ends[t] as usize);
-        let run = Run {
-            last: next_space as u32,
-            from: state,
-            words: r.words + 1,
-            ..*r
-        };
-        // SAFETY: room for every run of the sweep reserved by the caller.
-        unsafe { push_if(next, run, extend) };
-    };
-
-    // Round one: every word, by its bytes.
-    let key = |r: &Run| &buf[r.from as usize..r.from as usize + r.len as usize];
-    long.clear();
-    long.reserve(runs.len());
-    for (i, r) in runs.iter_mut().enumerate() {
-        let words = &index(r.text as usize).words;
-        let (word, h) = key_hash(buf, r.from as usize, r.len as usize);
-        r.word = word;
-        r.meta = meta_of(r.len as usize, h);
-        r.bucket = words.home(h) as u32;
-        prefetch(&words.buckets[r.bucket as usize]);
-        // SAFETY: room for every run reserved above.
-        unsafe { push_if(long, i as u32, r.len as usize > INLINE) };
+    // No word follows a text's last space: a run that reaches it extends no further.
+    let mut begin = 0;
+    for &end in ends.iter() {
+        if end > begin {
+            word_ids[end as usize - 1] = NO_WORD;
+        }
+        begin = end;
     }
+
+    // Second sweep: the arena bytes of each long word's first candidate slot (the first whose
+    // length and hash bits match).
+    let mut t = 0;
     for &i in long.iter() {
-        // The arena bytes of the first slot whose length and hash bits match.
-        let r = &runs[i as usize];
-        let index = index(r.text as usize);
-        let bucket = &index.words.buckets[r.bucket as usize];
-        let m = bucket.hits(r.meta, 0, true);
+        let key = &keys[i as usize];
+        while key_ends[t] <= i {
+            t += 1;
+        }
+        let index = index(t);
+        let bucket = &index.words.buckets[key.bucket as usize];
+        let m = bucket.hits(key.meta, 0, true);
         let at = bucket.0[way(m)].data as usize & 0usize.wrapping_sub((m != 0) as usize);
         prefetch_ptr(index.arena.as_ptr().wrapping_add(at));
     }
-    next.reserve(runs.len());
-    reserve_ids(ids, ends);
-    for r in runs.iter() {
-        let index = index(r.text as usize);
-        let long = r.len as usize > INLINE;
-        let bucket = &index.words.buckets[r.bucket as usize];
-        let m = bucket.hits(r.meta, r.word, long);
-        let mut slot = &bucket.0[way(m)];
-        let mut found = m != 0;
-        // Rare: the key may be in a later bucket, or its first candidate is another long
-        // word with the same length and hash bits; the plain probe decides.
-        let unsure = if long & found {
-            let at = slot.data as usize;
-            !same_long_key(&index.arena[at..at + r.len as usize], key(r))
-        } else {
-            !found & bucket.overflowed(r.meta)
-        };
-        if unsure {
-            // The hash again, from the buffer as in the first sweep (`hash` would copy the
-            // key to pad it).
-            let (_, h) = key_hash(buf, r.from as usize, r.len as usize);
-            match index.words.get(&index.arena, key(r), r.word, h) {
-                Some(s) => (slot, found) = (s, true),
-                None => found = false,
+
+    // Third sweep: the lookups. A run of one word is settled here: its entry, if any; the
+    // word's id for the runs that may go on over it; and its extension by the next word, if
+    // it is a word-prefix of some entry (which leaves it shorter than the longest entry).
+    next.clear();
+    next.reserve(keys.len());
+    let mut from = 0;
+    for (t, (&to, ids)) in key_ends.iter().zip(ids.iter_mut()).enumerate() {
+        let index = index(t);
+        let words = &index.words;
+        let text_keys = &keys[from as usize..to as usize];
+        from = to;
+        ids.reserve(text_keys.len());
+        for key in text_keys {
+            let long = key.len as usize > INLINE;
+            let bucket = &words.buckets[key.bucket as usize];
+            let m = bucket.hits(key.meta, key.word, long);
+            let mut slot = &bucket.0[way(m)];
+            let mut found = m != 0;
+            // Rare: the key may be in a later bucket, or its first candidate is another long
+            // word with the same length and hash bits; the plain probe decides.
+            let unsure = if long & found {
+                let at = slot.data as usize;
+                !same_long_key(
+                    &index.arena[at..at + key.len as usize],
+                    word_bytes(buf, spaces, key),
+                )
+            } else {
+                !found & bucket.overflowed(key.meta)
+            };
+            if unsure {
+                let bytes = word_bytes(buf, spaces, key);
+                // The hash again, from the buffer as in the first sweep (`hash` would copy
+                // the key to pad it).
+                let start = spaces[key.last as usize - 1] + 1;
+                let (_, h) = key_hash(buf, start, bytes.len());
+                match words.get(&index.arena, bytes, key.word, h) {
+                    Some(s) => (slot, found) = (s, true),
+                    None => found = false,
+                }
+            }
+            let state = words.index_of(slot);
+            word_ids[key.last as usize - 1] = if found & (slot.meta & CONT != 0) {
+                state
+            } else {
+                NO_WORD
+            };
+            // SAFETY: room for one id per word of the text and one run per word of every
+            // text reserved above.
+            unsafe {
+                push_if(ids, slot.id, found & (slot.id != NONE));
+                push_if(
+                    next,
+                    Run {
+                        text: t as u32,
+                        last: key.last + 1,
+                        from: state,
+                        bucket: 0,
+                        meta: 0,
+                        key: 0,
+                    },
+                    found & (slot.meta & PREFIX != 0),
+                );
             }
         }
-        let state = index.words.index_of(slot);
-        word_ids[r.last as usize - 1] = if found & (slot.meta & CONT != 0) {
-            state
-        } else {
-            NO_WORD
-        };
-        settle(r, slot, found, state, next, ids);
     }
     std::mem::swap(runs, next);
 
     // Rounds two and on: by pairs.
     while !runs.is_empty() {
-        // Drop the runs whose last word is in no entry; hash the others and prefetch their
-        // buckets.
+        // Drop the runs whose last word is in no entry (or that reach the end of their
+        // text); hash the others and prefetch their buckets.
         let mut kept = 0;
         for i in 0..runs.len() {
             let r = runs[i];
@@ -772,7 +839,7 @@ pub fn find_runs<'a>(
             runs[kept] = Run {
                 bucket: bucket as u32,
                 meta: meta_of(8, h),
-                word: key,
+                key,
                 ..r
             };
             kept += (word != NO_WORD) as usize;
@@ -784,19 +851,40 @@ pub fn find_runs<'a>(
         for r in runs.iter() {
             let pairs = &index(r.text as usize).pairs;
             let bucket = &pairs.buckets[r.bucket as usize];
-            let m = bucket.hits(r.meta, r.word, false);
+            let m = bucket.hits(r.meta, r.key, false);
             let mut slot = &bucket.0[way(m)];
             let mut found = m != 0;
             // Rare: the pair may be in a later bucket.
             if !found & bucket.overflowed(r.meta)
-                && let Some(s) = pairs.get(&[], &r.word.to_le_bytes(), r.word, pair_hash(r.word))
+                && let Some(s) = pairs.get(&[], &r.key.to_le_bytes(), r.key, pair_hash(r.key))
             {
                 (slot, found) = (s, true);
             }
-            settle(r, slot, found, pairs.index_of(slot) | PAIR_STATE, next, ids);
+            let t = r.text as usize;
+            // SAFETY: a sweep settles each run once, and a text has fewer runs than words;
+            // room for every run of the sweep reserved above.
+            unsafe {
+                push_if(&mut ids[t], slot.id, found & (slot.id != NONE));
+                push_if(
+                    next,
+                    Run {
+                        last: r.last + 1,
+                        from: pairs.index_of(slot) | PAIR_STATE,
+                        ..*r
+                    },
+                    found & (slot.meta & PREFIX != 0),
+                );
+            }
         }
         std::mem::swap(runs, next);
     }
+}
+
+/// The bytes of word `key` of a text whose spaces are `spaces`.
+#[inline]
+fn word_bytes<'b>(buf: &'b [u8], spaces: &[usize], key: &WordKey) -> &'b [u8] {
+    let start = spaces[key.last as usize - 1] + 1;
+    &buf[start..start + key.len as usize]
 }
 
 #[cfg(test)]
