@@ -897,7 +897,7 @@ pub fn find_runs<'a>(
         }
         runs.truncate(kept);
         next.clear();
-        next.reserve(runs.len());
+        let mut extended = Appender::new(next, runs.len());
         reserve_ids(ids, ends);
         for r in runs.iter() {
             let pairs = &index(r.text as usize).pairs;
@@ -913,11 +913,10 @@ pub fn find_runs<'a>(
             }
             let t = r.text as usize;
             // SAFETY: a sweep settles each run once, and a text has fewer runs than words;
-            // room for every run of the sweep reserved above.
+            // one push per run of the sweep.
             unsafe {
                 push_if(&mut ids[t], slot.id, found & (slot.id != NONE));
-                push_if(
-                    next,
+                extended.push_if(
                     Run {
                         last: r.last + 1,
                         from: pairs.index_of(slot) | PAIR_STATE,
@@ -927,6 +926,7 @@ pub fn find_runs<'a>(
                 );
             }
         }
+        drop(extended);
         std::mem::swap(runs, next);
     }
 }
