@@ -461,8 +461,8 @@ unsafe fn push_if<T: Copy>(v: &mut Vec<T>, x: T, keep: bool) {
 
 /// [`push_if`] for a whole sweep: the vector's end kept in locals (registers) and its length
 /// written back once, on drop. Through `&mut Vec`, each push reloads and stores the length,
-/// as the compiler cannot tell that the element written leaves it alone (on the word
-/// sweeps: a sixth of their instructions).
+/// as the compiler cannot tell that the element written leaves it alone (through the
+/// appender, `find_runs` runs 4 % fewer instructions).
 struct Appender<'v, T: Copy> {
     vec: &'v mut Vec<T>,
     ptr: *mut T,
@@ -646,9 +646,9 @@ unsafe fn push_positions(out: &mut Vec<usize>, mut mask: u32, base: usize) {
     }
 }
 
-/// A word of a text being looked up (round one of [`find_runs`]): the key
-/// `buf[from..from + len]`, its in-slot form, meta bits and first bucket, and the space that
-/// ends it (an index into [`RunScratch::spaces`]). 24 bytes.
+/// A word of a text being looked up (round one of [`find_runs`]): the `len` bytes before
+/// space `last` (an index into [`RunScratch::spaces`]), hashed: their in-slot form, meta bits
+/// and first bucket. 24 bytes.
 #[derive(Debug, Clone, Copy)]
 struct WordKey {
     word: u64,
