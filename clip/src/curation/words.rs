@@ -731,6 +731,7 @@ pub fn find_runs<'a>(
         next,
         long,
     } = scratch;
+    assert!(ids.len() >= texts.len(), "a list of ids for every text");
     spaces.clear();
     ends.clear();
     keys.clear();
