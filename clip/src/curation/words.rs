@@ -1226,6 +1226,75 @@ mod tests {
         }
     }
 
+    /// Many texts matched in one call, in a buffer with and without padding after them (the
+    /// unchecked and the checked reads): the same ids as each text alone, however the texts
+    /// end (an entry's first words at a text's end, long words, double spaces, no words).
+    #[test]
+    fn texts_in_one_call_padded_or_not_agree_with_each_alone() {
+        let entries = [
+            "new",
+            "new york",
+            "new york city",
+            "city",
+            "a",
+            "a  b",
+            "internationalisation",
+            "internationalisation day",
+            "day of",
+            "of",
+        ];
+        let idx = WordIndex::new(entries.iter().enumerate().map(|(i, e)| (i as u32, *e)));
+        let words = [
+            "new",
+            "york",
+            "city",
+            "a",
+            "b",
+            "",
+            "internationalisation",
+            "day",
+            "of",
+        ];
+        let mut state = 7u64;
+        let texts: Vec<String> = (0..200)
+            .map(|_| {
+                let mut next = || {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    (state >> 33) as usize
+                };
+                let n = next() % 12;
+                let text: Vec<&str> = (0..n).map(|_| words[next() % words.len()]).collect();
+                format!(" {} ", text.join(" "))
+            })
+            .collect();
+        let mut buf = Vec::new();
+        let ranges: Vec<Range<usize>> = texts
+            .iter()
+            .map(|t| {
+                buf.extend_from_slice(t.as_bytes());
+                buf.len() - t.len()..buf.len()
+            })
+            .collect();
+        let alone: Vec<Vec<u32>> = texts.iter().map(|t| find_in(&idx, t)).collect();
+        let mut scratch = RunScratch::default();
+        for padding in [0, PADDING] {
+            let mut padded = buf.clone();
+            padded.resize(buf.len() + padding, 0);
+            let mut ids = vec![Vec::new(); texts.len()];
+            find_runs(&padded, &ranges, |_| &idx, &mut scratch, &mut ids);
+            ids.iter_mut().for_each(|v| v.sort());
+            assert_eq!(ids, alone, "padding {padding}");
+        }
+        assert!(
+            alone.iter().any(|ids| ids.contains(&7)),
+            "a two-word run with a long word"
+        );
+        assert!(
+            alone.iter().any(|ids| ids.contains(&5)),
+            "a run over an empty word"
+        );
+    }
+
     #[test]
     fn spaces_found_sixteen_bytes_at_a_time() {
         let texts: [&[u8]; 5] = [
