@@ -4,8 +4,8 @@
 The reference is the MetaCLIP 2 stage-1 loop (`curate.py:count_per_shard` with
 `substr_matching.py`): for each JSON line, strip + spacing(), pyahocorasick `iter` over the
 language's automaton, the set of entry ids, and `counts[lang][ids] += 1` on numpy uint64
-arrays; implemented in tools/reference/curation_reference.py. Both sides read the same gzip
-JSONL shard and the same metadata folder, and both write COUNTS files, which must be equal.
+arrays; implemented in tools/reference/curation_reference.py. Both sides read the same JSONL
+shard (gzip or plain) and the same metadata folder, and both write COUNTS files, which must be equal.
 Automaton building is timed apart from matching. Texts/s = lines / matching seconds (wall);
 texts per CPU-second = lines / (user + system CPU seconds of all the process's threads during
 matching), the per-core figure, which a busy machine disturbs less than wall time.
