@@ -17,9 +17,11 @@ and kiln's figures are the means of the two (its CPU seconds averaged, not its r
 `--repeats N` the whole sequence runs N times and a summary gives each per-core ratio, their
 median and range.
 
-Usage (after .ci/fetch-curation-data.sh and tools/data/curation_corpus.py):
+Usage (after .ci/fetch-curation-data.sh and tools/data/curation_corpus.py, and
+`zcat texts-1m.jsonl.gz > texts-1m.jsonl`: the reference's own stage 1 reads plain JSON
+shards, so the plain file is the like-for-like input, the gzip one a second measurement):
     tools/reference/.venv/bin/python benches/peers/curation_peer.py \
-        --metadata $KILN_DATA/curation/metadata --in $KILN_DATA/curation/bench/texts-1m.jsonl.gz \
+        --metadata $KILN_DATA/curation/metadata --in $KILN_DATA/curation/bench/texts-1m.jsonl \
         [--repeats 6]
 """
 import argparse
