@@ -76,6 +76,7 @@ fn hf_to_run(from: &PathBuf, run: &RunDir) -> Result<()> {
         rng: Rng::seed(train.seed),
         model_config: serde_json::to_value(&loaded.config.model)?,
         tokenizer_crc32,
+        objective: serde_json::Value::Null,
         files: Vec::new(),
     };
     let optimizer = AdamWConfig::new().init();

@@ -11,7 +11,8 @@ use kiln_model::tokenizer::TextTokenizer;
 use kiln_model::{HiddenAct, TransformerConfig};
 use kiln_trainer::data::{TokenData, unigram_cross_entropy};
 use kiln_trainer::metrics::MetricsLog;
-use kiln_trainer::{TrainConfig, Trainer};
+use kiln_trainer::objective::Objective;
+use kiln_trainer::{NextToken, TrainConfig, Trainer};
 
 use super::corpus::DataSpec;
 use super::device::DeviceChoice;
@@ -169,14 +170,20 @@ pub fn run(args: TrainArgs) -> Result<()> {
         config: config.train.clone(),
         model_config: config.model.clone(),
         device: selected.device.clone().autodiff(),
-        train: &train,
-        valid: &valid,
         checkpoints: Some(run.checkpoints()),
         tokenizer_crc32: Some(tokenizer_crc),
         stop_at: args.stop_at,
     };
+    let mut objective = NextToken {
+        train: &train,
+        valid: &valid,
+        batch_size: config.train.batch_size,
+        seq_len: config.train.seq_len,
+        eval_batches: config.train.eval_batches,
+    };
+    objective.check_vocab(config.model.vocab_size)?;
     let state = if args.resume {
-        trainer.resume_state()?
+        trainer.resume_state(&mut objective)?
     } else {
         trainer.fresh_state()
     };
@@ -194,7 +201,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         run.plot_path(),
         title,
     );
-    let result = trainer.fit(state, &mut observer);
+    let result = trainer.fit(state, &mut objective, &mut observer);
     observer.finish();
     let state = result?;
     if let Some(e) = observer.error {
@@ -209,7 +216,14 @@ pub fn run(args: TrainArgs) -> Result<()> {
         return Ok(());
     }
 
-    let eval = trainer.evaluate(&state.model);
+    // The loop evaluated at its last step; a run resumed when already finished has not.
+    let eval = match state.last_eval.as_ref().and_then(|e| e.lm) {
+        Some(eval) => eval,
+        None => objective
+            .evaluate(&burn::module::Module::valid(&state.model))?
+            .and_then(|e| e.lm)
+            .context("the language-model objective always evaluates")?,
+    };
     let unigram = unigram_cross_entropy(train.tokens(), valid.tokens(), tokenizer.vocab_size());
     println!(
         "held-out loss {:.4}, perplexity {:.2}",

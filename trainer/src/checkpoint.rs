@@ -58,6 +58,9 @@ pub struct CheckpointState {
     pub model_config: serde_json::Value,
     /// Checksum of the tokenizer the model was trained with, if any.
     pub tokenizer_crc32: Option<u32>,
+    /// The objective's own state (`Objective::state`), `null` when it has none.
+    #[serde(default)]
+    pub objective: serde_json::Value,
     pub files: Vec<FileDigest>,
 }
 

@@ -83,6 +83,7 @@ mod tests {
             elapsed_sec: 1.0,
             eval_loss: None,
             eval_perplexity: None,
+            extra: Default::default(),
         }
     }
 

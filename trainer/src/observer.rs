@@ -34,6 +34,9 @@ pub struct LogRecord {
     /// Held-out perplexity, when evaluated at this step.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub eval_perplexity: Option<f64>,
+    /// The objective's own metrics (GRPO's rewards, clip ratios, …), by name.
+    #[serde(flatten, default)]
+    pub extra: std::collections::BTreeMap<String, f64>,
 }
 
 /// Receives the events of a training run. Every method has an empty default.

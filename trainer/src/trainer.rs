@@ -23,6 +23,7 @@ use crate::clip::clip_global_norm;
 use crate::config::TrainConfig;
 use crate::data::TokenData;
 use crate::error::TrainError;
+use crate::objective::{Evaluation, Objective};
 use crate::observer::{EvalMetrics, LogRecord, TrainObserver};
 use crate::schedule::learning_rate;
 
@@ -35,16 +36,16 @@ pub struct TrainState {
     pub step: usize,
     /// Data-order RNG.
     pub rng: Rng,
+    /// The objective's evaluation at the last step, when it evaluated there (not saved).
+    pub last_eval: Option<Evaluation>,
 }
 
-/// A training run over tokenised train and held-out text.
-pub struct Trainer<'a> {
+/// A training run: the loop around an [`Objective`].
+pub struct Trainer {
     pub config: TrainConfig,
     pub model_config: TransformerConfig,
     /// The autodiff device the model trains on.
     pub device: Device,
-    pub train: &'a TokenData,
-    pub valid: &'a TokenData,
     /// Where checkpoints go (`None`: never saved).
     pub checkpoints: Option<CheckpointDir>,
     /// Checksum of the tokenizer, recorded in checkpoints.
@@ -53,7 +54,7 @@ pub struct Trainer<'a> {
     pub stop_at: Option<usize>,
 }
 
-impl Trainer<'_> {
+impl Trainer {
     /// The AdamW optimiser of this run's config.
     pub fn optimizer(&self) -> ModuleOptimizer {
         let c = &self.config;
@@ -73,11 +74,13 @@ impl Trainer<'_> {
             optimizer: self.optimizer(),
             step: 0,
             rng: Rng::seed(self.config.seed ^ 0x6b69_6c6e),
+            last_eval: None,
         }
     }
 
-    /// The state saved in the latest checkpoint.
-    pub fn resume_state(&self) -> Result<TrainState, TrainError> {
+    /// The state saved in the latest checkpoint; the objective's own state is restored from
+    /// it too.
+    pub fn resume_state(&self, objective: &mut dyn Objective) -> Result<TrainState, TrainError> {
         let dir = self
             .checkpoints
             .as_ref()
@@ -99,54 +102,54 @@ impl Trainer<'_> {
             &config,
             Some(self.optimizer()),
         )?;
+        objective.restore(&loaded.state.objective)?;
         Ok(TrainState {
             model: loaded.model,
             optimizer: loaded.optimizer.expect("optimizer requested"),
             step: loaded.state.step,
             rng: loaded.state.rng,
+            last_eval: None,
         })
     }
 
-    /// Trains from `state` until `config.steps` updates are done.
+    /// Trains from `state` until `config.steps` updates are done, taking each micro-batch's
+    /// loss from `objective`.
     pub fn fit(
         &self,
         mut state: TrainState,
+        objective: &mut dyn Objective,
         observer: &mut dyn TrainObserver,
     ) -> Result<TrainState, TrainError> {
         let c = &self.config;
         c.validate().map_err(TrainError::Invalid)?;
-        if self.model_config.vocab_size
-            <= self.train.tokens().iter().copied().max().unwrap_or(0) as usize
-        {
-            return Err(TrainError::Invalid(
-                "the data holds token ids beyond the model's vocabulary".into(),
-            ));
-        }
         let start = Instant::now();
         let (mut window_start, mut window_tokens) = (Instant::now(), 0usize);
         let end = self.stop_at.map_or(c.steps, |s| s.min(c.steps));
         while state.step < end {
             let lr = learning_rate(c, state.step);
             let mut accumulator = GradientsAccumulator::<Transformer>::new();
-            let mut loss_sum = 0.0;
             state.model = state
                 .model
                 .with_activation(c.activation_at(&self.model_config, state.step));
+            objective.begin_step(&state.model, state.step, &mut state.rng)?;
+            let mut micro_losses = Vec::with_capacity(c.grad_accum_steps);
             for micro in 0..c.grad_accum_steps {
                 // StochA's draws come from the device generator, reseeded from (seed, step,
                 // micro-batch) so that a resumed run draws exactly what the uninterrupted one did.
                 self.device
                     .seed(activation_seed(c.seed, state.step, micro as u64));
-                let batch =
-                    self.train
-                        .random_batch(c.batch_size, c.seq_len, &mut state.rng, &self.device);
-                let loss = cross_entropy(state.model.forward(batch.inputs), batch.targets);
-                let scaled = loss.clone().div_scalar(c.grad_accum_steps as f64);
+                let out = objective.micro_batch(&state.model, state.step, micro, &mut state.rng)?;
+                let scaled = if objective.scales_for_accumulation() {
+                    out.loss.clone().div_scalar(c.grad_accum_steps as f64)
+                } else {
+                    out.loss.clone()
+                };
                 let grads = GradientsParams::from_grads(scaled.backward(), &state.model);
                 accumulator.accumulate(&state.model, grads);
-                loss_sum += loss.into_scalar::<f32>() as f64;
+                micro_losses.push(out.loss.into_scalar::<f32>() as f64);
+                window_tokens += out.tokens;
             }
-            let loss = loss_sum / c.grad_accum_steps as f64;
+            let loss = objective.reported_loss(&micro_losses);
             let mut grads = accumulator.grads();
             let grad_norm = clip_global_norm(&state.model, &mut grads, c.grad_clip);
             if !loss.is_finite() || !grad_norm.is_finite() {
@@ -158,15 +161,22 @@ impl Trainer<'_> {
             }
             state.model = state.optimizer.step(lr, state.model, grads);
             state.step += 1;
-            window_tokens += c.tokens_per_step();
             let tokens_per_sec =
                 window_tokens as f64 / window_start.elapsed().as_secs_f64().max(1e-9);
             observer.on_step(state.step, loss, tokens_per_sec);
 
             let last = state.step == end;
-            let eval =
-                (state.step % c.eval_every == 0 || last).then(|| self.evaluate(&state.model));
-            if state.step % c.log_every == 0 || eval.is_some() {
+            state.last_eval = if state.step % c.eval_every == 0 || last {
+                objective.evaluate(&state.model.valid())?
+            } else {
+                None
+            };
+            if state.step % c.log_every == 0 || state.last_eval.is_some() {
+                let lm = state.last_eval.as_ref().and_then(|e| e.lm);
+                let mut extra = objective.step_metrics();
+                if let Some(e) = &state.last_eval {
+                    extra.extend(e.metrics.iter().map(|(k, v)| (k.clone(), *v)));
+                }
                 observer.on_log(&LogRecord {
                     step: state.step,
                     loss,
@@ -174,8 +184,9 @@ impl Trainer<'_> {
                     grad_norm,
                     tokens_per_sec,
                     elapsed_sec: start.elapsed().as_secs_f64(),
-                    eval_loss: eval.map(|e| e.loss),
-                    eval_perplexity: eval.map(|e| e.perplexity),
+                    eval_loss: lm.map(|e| e.loss),
+                    eval_perplexity: lm.map(|e| e.perplexity),
+                    extra,
                 });
                 (window_start, window_tokens) = (Instant::now(), 0);
             }
@@ -185,7 +196,7 @@ impl Trainer<'_> {
                 let path = dir.save(
                     &state.model,
                     &state.optimizer,
-                    self.checkpoint_state(&state),
+                    self.checkpoint_state(&state, objective),
                 )?;
                 observer.on_checkpoint(state.step, &path);
             }
@@ -193,28 +204,14 @@ impl Trainer<'_> {
         Ok(state)
     }
 
-    /// Held-out loss and perplexity of `model` (evaluated without autodiff).
-    pub fn evaluate(&self, model: &Transformer) -> EvalMetrics {
-        let model = model.valid();
-        let device = self.device.clone().inner();
-        let c = &self.config;
-        evaluate(
-            &model,
-            self.valid,
-            c.batch_size,
-            c.seq_len,
-            c.eval_batches,
-            &device,
-        )
-    }
-
-    fn checkpoint_state(&self, state: &TrainState) -> CheckpointState {
+    fn checkpoint_state(&self, state: &TrainState, objective: &dyn Objective) -> CheckpointState {
         CheckpointState {
             format: 0,
             step: state.step,
             rng: state.rng.clone(),
             model_config: serde_json::to_value(&self.model_config).expect("config serialises"),
             tokenizer_crc32: self.tokenizer_crc32,
+            objective: objective.state(),
             files: Vec::new(),
         }
     }

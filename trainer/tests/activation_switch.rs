@@ -8,7 +8,7 @@ use kiln_model::tokenizer::TextTokenizer;
 use kiln_model::{Activation, HiddenAct, TransformerConfig};
 use kiln_trainer::data::TokenData;
 use kiln_trainer::observer::TrainObserver;
-use kiln_trainer::{TrainConfig, Trainer};
+use kiln_trainer::{NextToken, TrainConfig, Trainer};
 
 struct Losses(Vec<f64>);
 
@@ -45,14 +45,21 @@ fn train(hidden_act: HiddenAct, alpha: f64, stop_at: usize) -> (Activation, Vec<
             .with_hidden_act(hidden_act)
             .with_stocha_p(0.5),
         device: burn::tensor::Device::flex().autodiff(),
-        train: &train,
-        valid: &valid,
         checkpoints: None,
         tokenizer_crc32: None,
         stop_at: Some(stop_at),
     };
     let mut losses = Losses(Vec::new());
-    let state = trainer.fit(trainer.fresh_state(), &mut losses).unwrap();
+    let mut objective = NextToken {
+        train: &train,
+        valid: &valid,
+        batch_size: 4,
+        seq_len: 16,
+        eval_batches: 1,
+    };
+    let state = trainer
+        .fit(trainer.fresh_state(), &mut objective, &mut losses)
+        .unwrap();
     (state.model.activation(), losses.0)
 }
 
