@@ -5,8 +5,8 @@ use kiln_model::TransformerConfig;
 use kiln_model::device::test_devices;
 use kiln_model::tokenizer::TextTokenizer;
 use kiln_trainer::data::TokenData;
-use kiln_trainer::observer::Silent;
 use kiln_trainer::objective::Objective;
+use kiln_trainer::observer::Silent;
 use kiln_trainer::{NextToken, TrainConfig, Trainer};
 
 #[test]

@@ -188,9 +188,6 @@ mod tests {
 
     #[test]
     fn zero_variance_groups_are_found() {
-        assert_eq!(
-            zero_std_groups(&[1.0, 1.0, 0.0, 1.0], 2),
-            vec![true, false]
-        );
+        assert_eq!(zero_std_groups(&[1.0, 1.0, 0.0, 1.0], 2), vec![true, false]);
     }
 }

@@ -96,10 +96,16 @@ impl GrpoConfig {
     /// Checks the settings that would make the loss meaningless.
     pub fn validate(&self) -> Result<(), String> {
         if self.num_generations < 2 {
-            return Err("num_generations must be at least 2 (advantages compare within a group)".into());
+            return Err(
+                "num_generations must be at least 2 (advantages compare within a group)".into(),
+            );
         }
-        if self.prompts_per_step == 0 || self.max_completion_length == 0 || self.num_iterations == 0 {
-            return Err("prompts_per_step, max_completion_length and num_iterations must be positive".into());
+        if self.prompts_per_step == 0 || self.max_completion_length == 0 || self.num_iterations == 0
+        {
+            return Err(
+                "prompts_per_step, max_completion_length and num_iterations must be positive"
+                    .into(),
+            );
         }
         if !(self.epsilon > 0.0 && self.epsilon < 1.0) || self.epsilon_high() <= 0.0 {
             return Err(format!(
@@ -109,7 +115,10 @@ impl GrpoConfig {
             ));
         }
         if !(self.beta >= 0.0 && self.beta.is_finite()) {
-            return Err(format!("beta must be a finite non-negative number (got {})", self.beta));
+            return Err(format!(
+                "beta must be a finite non-negative number (got {})",
+                self.beta
+            ));
         }
         if !(self.temperature >= 0.0 && self.top_p > 0.0 && self.top_p <= 1.0) {
             return Err("temperature must be >= 0 and top_p in (0, 1]".into());
@@ -133,6 +142,13 @@ mod tests {
         assert_eq!(c.epsilon_high(), 0.28);
         assert_eq!(c.num_generations, 8);
         assert!(serde_json::from_str::<GrpoConfig>(r#"{"betta": 0.1}"#).is_err());
-        assert!(GrpoConfig { num_generations: 1, ..Default::default() }.validate().is_err());
+        assert!(
+            GrpoConfig {
+                num_generations: 1,
+                ..Default::default()
+            }
+            .validate()
+            .is_err()
+        );
     }
 }

@@ -102,8 +102,7 @@ pub fn grpo_loss(batch: LossBatch, s: &LossSettings) -> LossOutput {
     let accum = s.grad_accum_steps.max(1) as f64;
     let loss = match s.loss_type {
         LossType::Grpo => {
-            let per_seq =
-                per_token.sum_dim(1) / mask.clone().sum_dim(1).clamp_min(1.0);
+            let per_seq = per_token.sum_dim(1) / mask.clone().sum_dim(1).clamp_min(1.0);
             per_seq.mean().div_scalar(accum)
         }
         LossType::Bnpo => (per_token.sum() / mask.clone().sum().clamp_min(1.0)).div_scalar(accum),

@@ -87,7 +87,10 @@ pub fn score_all(rewards: &[WeightedReward], completions: &[Completion<'_>]) -> 
         })
         .collect();
     ScoredRewards {
-        names: rewards.iter().map(|r| r.reward.name().to_string()).collect(),
+        names: rewards
+            .iter()
+            .map(|r| r.reward.name().to_string())
+            .collect(),
         per_reward,
         total,
         non_finite,
