@@ -141,13 +141,8 @@ impl Attention {
 
         let context = match &self.mta {
             Some(mta) => {
-                // Left-padded batches come from imported Hugging Face models, which have no MTA.
-                debug_assert!(
-                    padding.is_none(),
-                    "MTA does not support left-padded batches"
-                );
                 let rows = q.dims()[2];
-                let context = mta.attend(q, k, v, past + seq_len - rows);
+                let context = mta.attend(q, k, v, past + seq_len - rows, padding);
                 let context = context.slice_dim(2, rows - seq_len..rows).swap_dims(1, 2);
                 mta.normalise_heads(context)
             }

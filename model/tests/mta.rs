@@ -76,7 +76,7 @@ fn every_variant_matches_pytorch_with_gradients() {
             let input = |key: &str| tensor::<4>(&fixture[key], shape, &device).require_grad();
             let (q, k, v) = (input("q"), input("k"), input("v"));
             let out = mta.normalise_heads(
-                mta.attend(q.clone(), k.clone(), v.clone(), 0)
+                mta.attend(q.clone(), k.clone(), v.clone(), 0, None)
                     .swap_dims(1, 2),
             );
             let d = max_abs_diff(out.clone(), &values(&case["out"]));
@@ -241,5 +241,64 @@ fn cached_decoding_equals_the_full_forward_pass() {
         }
         let d = max_diff(full, Tensor::cat(parts, 1));
         assert!(d < 1e-5, "{name}: cached and full logits differ by {d}");
+    }
+}
+
+/// A left-padded batch (the batched generation of `generate_batch`) gives every row the
+/// logits it gets alone at its real positions, in every variant and on both CPU backends
+/// (flex runs the key-query convolutions as its own operation, ndarray as masked `conv2d`):
+/// the convolutions must not read the padding queries above a row or the padding keys left
+/// of it. Five padding tokens reach further than the kernels, one stays within them.
+#[test]
+fn left_padded_rows_equal_the_rows_alone() {
+    #[allow(deprecated)] // ndarray is deprecated upstream but still a supported backend
+    let devices = [Device::flex(), Device::ndarray()];
+    for device in devices {
+        device.seed(14);
+        for (name, mta) in variants() {
+            let mut model = tiny_with(mta).init(&device);
+            perturb(&mut model, &device);
+            let (len, pads) = (12, [0usize, 5, 1]);
+            let rows: Vec<Vec<i64>> = pads
+                .iter()
+                .enumerate()
+                .map(|(b, &pad)| {
+                    (0..len - pad)
+                        .map(|i| 1 + ((7 * i + 31 * b) % 250) as i64)
+                        .collect()
+                })
+                .collect();
+            let padded: Vec<i64> = rows
+                .iter()
+                .zip(pads)
+                .flat_map(|(r, pad)| std::iter::repeat_n(0, pad).chain(r.iter().copied()))
+                .collect();
+            let tokens = Tensor::<2, Int>::from_data(TensorData::new(padded, [3, len]), &device);
+            // An 8-token prompt, then one token at a time, as generation runs.
+            let mut cache =
+                kiln_model::cache::KvCache::with_left_padding(model.num_layers(), pads.to_vec());
+            let mut parts =
+                vec![model.forward_cached(tokens.clone().slice_dim(1, 0..8), &mut cache)];
+            for t in 8..len {
+                parts.push(model.forward_cached(tokens.clone().slice_dim(1, t..t + 1), &mut cache));
+            }
+            let batched = Tensor::cat(parts, 1);
+            for (b, (row, pad)) in rows.iter().zip(pads).enumerate() {
+                let n = row.len();
+                let alone = model.forward(Tensor::from_data(
+                    TensorData::new(row.clone(), [1, n]),
+                    &device,
+                ));
+                let got = batched
+                    .clone()
+                    .slice_dim(0, b..b + 1)
+                    .slice_dim(1, pad..len);
+                let d = max_diff(got, alone);
+                assert!(
+                    d < 1e-4,
+                    "{device:?} {name}: row {b} (padding {pad}) differs by {d}"
+                );
+            }
+        }
     }
 }
