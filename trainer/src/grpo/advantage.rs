@@ -92,13 +92,7 @@ pub struct GroupAdvantage {
 
 impl AdvantageEstimator for GroupAdvantage {
     fn advantages(&self, input: &AdvantageInput<'_>) -> Vec<Advantage> {
-        let rewards: Vec<f32> = input
-            .rewards
-            .total
-            .iter()
-            .map(|r| r.unwrap_or(0.0))
-            .collect();
-        group_advantages(&rewards, input.group_size, self.scale)
+        group_advantages(&input.rewards.total, input.group_size, self.scale)
             .into_iter()
             .map(Advantage::single)
             .collect()
@@ -106,37 +100,55 @@ impl AdvantageEstimator for GroupAdvantage {
 }
 
 /// Group-normalised advantages of `rewards` (`B·G` values, groups of `group_size` in a row).
+/// An unscorable completion (`None`: no reward applies) is left out of its group's mean and
+/// standard deviation and gets advantage 0, as TRL marks it NaN, uses `nanmean`/`nanstd` and
+/// then zeroes it.
 ///
 /// # Panics
 /// If `rewards.len()` is not a multiple of `group_size` or `group_size` is 0.
-pub fn group_advantages(rewards: &[f32], group_size: usize, scale: ScaleRewards) -> Vec<f32> {
+pub fn group_advantages(
+    rewards: &[Option<f32>],
+    group_size: usize,
+    scale: ScaleRewards,
+) -> Vec<f32> {
     assert!(group_size > 0 && rewards.len() % group_size == 0);
-    let batch_std = unbiased_std(rewards);
+    let batch_std = unbiased_std(&scored(rewards));
     rewards
         .chunks(group_size)
         .flat_map(|group| {
-            let mean = mean(group);
+            let valid = scored(group);
+            let mean = mean(&valid);
             let std = match scale {
-                ScaleRewards::Group => Some(unbiased_std(group)),
+                ScaleRewards::Group => Some(unbiased_std(&valid)),
                 ScaleRewards::Batch => Some(batch_std),
                 ScaleRewards::None => None,
             };
-            group.iter().map(move |&r| match std {
-                Some(s) => (r - mean) / (s + STD_EPS),
-                None => r - mean,
+            group.iter().map(move |r| match (r, std) {
+                (None, _) => 0.0,
+                (Some(r), Some(s)) => (r - mean) / (s + STD_EPS),
+                (Some(r), None) => r - mean,
             })
         })
         .collect()
 }
 
-/// Per-group standard deviations (unbiased), TRL's logged `reward_std` is their mean.
-pub fn group_stds(rewards: &[f32], group_size: usize) -> Vec<f32> {
-    rewards.chunks(group_size).map(unbiased_std).collect()
+fn scored(rewards: &[Option<f32>]) -> Vec<f32> {
+    rewards.iter().flatten().copied().collect()
 }
 
-/// The groups whose rewards are all equal (within 1e-6 of zero spread, as TRL's
-/// `torch.isclose(std, 0)`): no signal; DAPO's dynamic sampling drops them.
-pub fn zero_std_groups(rewards: &[f32], group_size: usize) -> Vec<bool> {
+/// Per-group standard deviations (unbiased, over the scorable completions); TRL's logged
+/// `reward_std` is their mean.
+pub fn group_stds(rewards: &[Option<f32>], group_size: usize) -> Vec<f32> {
+    rewards
+        .chunks(group_size)
+        .map(|g| unbiased_std(&scored(g)))
+        .collect()
+}
+
+/// The groups whose rewards are all equal (zero spread within 1e-8, as TRL's
+/// `torch.isclose(std, 0)`): no signal; DAPO's dynamic sampling drops them. A group with a
+/// single scorable completion has NaN spread and is not counted, as in TRL.
+pub fn zero_std_groups(rewards: &[Option<f32>], group_size: usize) -> Vec<bool> {
     group_stds(rewards, group_size)
         .into_iter()
         .map(|s| s.abs() <= 1e-8)
@@ -144,7 +156,7 @@ pub fn zero_std_groups(rewards: &[f32], group_size: usize) -> Vec<bool> {
 }
 
 pub(crate) fn mean(x: &[f32]) -> f32 {
-    x.iter().sum::<f32>() / x.len().max(1) as f32
+    x.iter().sum::<f32>() / x.len() as f32
 }
 
 /// `torch.std` (Bessel-corrected); NaN for one value, as torch gives.
@@ -158,22 +170,33 @@ pub(crate) fn unbiased_std(x: &[f32]) -> f32 {
 mod tests {
     use super::*;
 
+    fn some(x: &[f32]) -> Vec<Option<f32>> {
+        x.iter().copied().map(Some).collect()
+    }
+
+    #[test]
+    fn unscorable_completions_leave_the_baseline_and_get_zero() {
+        // Group [1, None, 0]: mean and std over [1, 0] only.
+        let a = group_advantages(&[Some(1.0), None, Some(0.0)], 3, ScaleRewards::None);
+        assert_eq!(a, vec![0.5, 0.0, -0.5]);
+    }
+
     #[test]
     fn group_scaling_by_hand() {
         // Group [1, 0, 0, 1]: mean 0.5, unbiased std sqrt(1/3).
-        let a = group_advantages(&[1.0, 0.0, 0.0, 1.0], 4, ScaleRewards::Group);
+        let a = group_advantages(&some(&[1.0, 0.0, 0.0, 1.0]), 4, ScaleRewards::Group);
         let s = (1.0f32 / 3.0).sqrt() + STD_EPS;
         assert!((a[0] - 0.5 / s).abs() < 1e-6 && (a[1] + 0.5 / s).abs() < 1e-6);
     }
 
     #[test]
     fn none_centres_only_and_batch_uses_the_batch_std() {
-        let r = [1.0, 0.0, 3.0, 3.0];
+        let r = some(&[1.0, 0.0, 3.0, 3.0]);
         assert_eq!(
             group_advantages(&r, 2, ScaleRewards::None),
             vec![0.5, -0.5, 0.0, 0.0]
         );
-        let s = unbiased_std(&r) + STD_EPS;
+        let s = unbiased_std(&[1.0, 0.0, 3.0, 3.0]) + STD_EPS;
         let b = group_advantages(&r, 2, ScaleRewards::Batch);
         assert!((b[0] - 0.5 / s).abs() < 1e-6 && b[2] == 0.0);
     }
@@ -188,6 +211,9 @@ mod tests {
 
     #[test]
     fn zero_variance_groups_are_found() {
-        assert_eq!(zero_std_groups(&[1.0, 1.0, 0.0, 1.0], 2), vec![true, false]);
+        assert_eq!(
+            zero_std_groups(&some(&[1.0, 1.0, 0.0, 1.0]), 2),
+            vec![true, false]
+        );
     }
 }
