@@ -271,7 +271,16 @@ fn kiln_export_loads_in_transformers() {
     };
     let kiln = read("kiln_logits.json");
     let kiln_logits = floats(&kiln["logits"]);
-    assert_eq!(logits(&model, &prompts, &device), kiln_logits);
+    // Same weights (checked byte for byte above), but float kernels differ between CPUs (SIMD
+    // width, blocking), so logits agree to rounding, not bit for bit.
+    let fresh_logits = logits(&model, &prompts, &device);
+    assert_eq!(fresh_logits.len(), kiln_logits.len());
+    let d = fresh_logits
+        .iter()
+        .zip(&kiln_logits)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(d < 1e-4, "logits differ from kiln_logits.json by {d}");
     let check = read("transformers_check.json");
     assert_eq!(check["transformers_class"], "Qwen3ForCausalLM");
     let sum: f64 = kiln_logits.iter().map(|&v| v as f64).sum();
