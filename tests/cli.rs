@@ -354,6 +354,25 @@ fn a_silu_model_refuses_the_sparse_engine() {
     fails_with(&kiln(&args, &[]), "RELU");
 }
 
+/// `--sparse` and `--stochastic-activations` used to be accepted and ignored with `--hf`.
+#[test]
+fn an_hf_checkpoint_refuses_the_flags_it_cannot_honour() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/model/tests/fixtures/hf/qwen3");
+    for (flag, needle) in [
+        (&["--sparse"][..], "--sparse needs a RELU model"),
+        (
+            &["--stochastic-activations", "0.5"][..],
+            "--stochastic-activations needs",
+        ),
+    ] {
+        let mut args = vec!["generate", "--hf", dir, "--prompt", "x", "--device", "cpu"];
+        args.extend(flag);
+        let out = kiln(&args, &[]);
+        fails_with(&out, needle);
+        fails_with(&out, "config.json: the checkpoint uses silu");
+    }
+}
+
 #[test]
 fn bad_data_is_a_clear_error() {
     let s = Scratch::new();

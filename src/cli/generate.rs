@@ -100,6 +100,33 @@ pub fn load_model(run: &RunDir, config: &RunConfig, device: &Device) -> Result<L
     })
 }
 
+/// `--sparse` and `--stochastic-activations` act on kiln's RELU / StochA feed-forward
+/// blocks; an imported Llama/Qwen3 checkpoint is a SiLU model, so both are refused rather
+/// than silently ignored.
+fn refuse_for_hf(args: &GenerateArgs, dir: &std::path::Path) -> Result<()> {
+    if !args.sparse && args.stochastic_activations.is_none() {
+        return Ok(());
+    }
+    let config = dir.join("config.json");
+    let act = std::fs::read_to_string(&config)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["hidden_act"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "silu".to_owned());
+    if args.sparse {
+        bail!(
+            "{}: the checkpoint uses {act}; --sparse needs a RELU model (a kiln run trained \
+             with RELU, Swi+FT or StochA)",
+            config.display()
+        );
+    }
+    bail!(
+        "{}: the checkpoint uses {act}; --stochastic-activations needs a kiln run trained \
+         with StochA (Lomeli et al. 2025), not an imported SiLU model",
+        config.display()
+    )
+}
+
 pub fn run(args: GenerateArgs) -> Result<()> {
     let sampling = SamplingConfig {
         temperature: args.temperature,
@@ -110,8 +137,10 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         (Some(run), [prompt]) => (RunDir::new(run), prompt.clone()),
         (Some(_), _) => bail!("--run takes one --prompt"),
         (None, prompts) => {
+            let dir = args.hf.as_deref().expect("clap requires --run or --hf");
+            refuse_for_hf(&args, dir)?;
             return super::hf_generate::run(super::hf_generate::HfRequest {
-                dir: args.hf.as_deref().expect("clap requires --run or --hf"),
+                dir,
                 prompts,
                 chat: args.chat,
                 system: args.system.as_deref(),
