@@ -174,14 +174,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         tokenizer_crc32: Some(tokenizer_crc),
         stop_at: args.stop_at,
     };
-    let mut objective = NextToken {
-        train: &train,
-        valid: &valid,
-        batch_size: config.train.batch_size,
-        seq_len: config.train.seq_len,
-        eval_batches: config.train.eval_batches,
-    };
-    objective.check_vocab(config.model.vocab_size)?;
+    let mut objective = NextToken::new(&train, &valid, &config.train, config.model.vocab_size)?;
     let state = if args.resume {
         trainer.resume_state(&mut objective)?
     } else {

@@ -10,6 +10,7 @@ use kiln_model::Transformer;
 use kiln_model::loss::cross_entropy;
 use kiln_model::rng::Rng;
 
+use crate::config::TrainConfig;
 use crate::data::TokenData;
 use crate::error::TrainError;
 use crate::observer::EvalMetrics;
@@ -95,24 +96,36 @@ pub struct Evaluation {
 /// Next-token cross-entropy on random windows of tokenised text, evaluated on held-out text:
 /// language-model pre-training.
 pub struct NextToken<'a> {
-    pub train: &'a TokenData,
-    pub valid: &'a TokenData,
-    pub batch_size: usize,
-    pub seq_len: usize,
+    train: &'a TokenData,
+    valid: &'a TokenData,
+    batch_size: usize,
+    seq_len: usize,
     /// Held-out batches per evaluation (0: all).
-    pub eval_batches: usize,
+    eval_batches: usize,
 }
 
-impl NextToken<'_> {
-    /// Checks that the data fits the model's vocabulary.
-    pub fn check_vocab(&self, vocab_size: usize) -> Result<(), TrainError> {
+impl<'a> NextToken<'a> {
+    /// The objective of a run with `config`'s batch shape, refusing data with token ids the
+    /// model's vocabulary of `vocab_size` does not hold.
+    pub fn new(
+        train: &'a TokenData,
+        valid: &'a TokenData,
+        config: &TrainConfig,
+        vocab_size: usize,
+    ) -> Result<Self, TrainError> {
         let max = |d: &TokenData| d.tokens().iter().copied().max().unwrap_or(0) as usize;
-        if vocab_size <= max(self.train).max(max(self.valid)) {
+        if vocab_size <= max(train).max(max(valid)) {
             return Err(TrainError::Invalid(
                 "the data holds token ids beyond the model's vocabulary".into(),
             ));
         }
-        Ok(())
+        Ok(Self {
+            train,
+            valid,
+            batch_size: config.batch_size,
+            seq_len: config.seq_len,
+            eval_batches: config.eval_batches,
+        })
     }
 }
 

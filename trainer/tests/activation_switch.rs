@@ -50,13 +50,13 @@ fn train(hidden_act: HiddenAct, alpha: f64, stop_at: usize) -> (Activation, Vec<
         stop_at: Some(stop_at),
     };
     let mut losses = Losses(Vec::new());
-    let mut objective = NextToken {
-        train: &train,
-        valid: &valid,
-        batch_size: 4,
-        seq_len: 16,
-        eval_batches: 1,
-    };
+    let mut objective = NextToken::new(
+        &train,
+        &valid,
+        &trainer.config,
+        trainer.model_config.vocab_size,
+    )
+    .unwrap();
     let state = trainer
         .fit(trainer.fresh_state(), &mut objective, &mut losses)
         .unwrap();

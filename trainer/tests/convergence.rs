@@ -35,13 +35,8 @@ fn loss_falls_well_below_its_start_on_cpu_and_wgpu() {
             tokenizer_crc32: None,
             stop_at: None,
         };
-        let mut objective = NextToken {
-            train: &train,
-            valid: &valid,
-            batch_size: config.batch_size,
-            seq_len: config.seq_len,
-            eval_batches: config.eval_batches,
-        };
+        let mut objective =
+            NextToken::new(&train, &valid, &config, model_config.vocab_size).unwrap();
         let held_out = |objective: &mut NextToken, model: &kiln_model::Transformer| {
             let eval = objective.evaluate(&burn::module::Module::valid(model));
             eval.unwrap().unwrap().lm.unwrap().loss

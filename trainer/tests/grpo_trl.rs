@@ -27,8 +27,8 @@ fn vector(v: &[f32], device: &Device) -> Tensor<1> {
     Tensor::from_data(TensorData::new(v.to_vec(), [v.len()]), device)
 }
 
-fn scalars(t: Tensor<1>) -> Vec<f32> {
-    t.into_data().convert::<f32>().into_vec().unwrap()
+fn floats<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_into_vec_as().unwrap()
 }
 
 #[test]
@@ -68,7 +68,7 @@ fn loss_gradients_and_statistics_match_trl() {
             grad_accum_steps: f["grad_accum_steps"].as_u64().unwrap() as usize,
         };
         let out = grpo_loss(batch, &settings);
-        let stats = scalars(out.stats_tensor());
+        let stats = floats(out.stats_tensor());
         let name = format!("{loss_type:?} off_policy={off_policy}");
         let want = |k: &str| case[k].as_f64().unwrap() as f32;
         for (i, key) in ["loss", "clip_low", "clip_high", "clip_region", "kl"]
@@ -83,13 +83,7 @@ fn loss_gradients_and_statistics_match_trl() {
             );
         }
         let grads = out.loss.backward();
-        let got: Vec<f32> = logp
-            .grad(&grads)
-            .unwrap()
-            .into_data()
-            .convert::<f32>()
-            .into_vec()
-            .unwrap();
+        let got = floats(logp.grad(&grads).unwrap());
         let rows: Vec<Vec<f32>> = serde_json::from_value(case["grad"].clone()).unwrap();
         let want_grad = rows.concat();
         let d = got
