@@ -198,7 +198,7 @@ fn generate_hf_chat_wraps_the_prompt_in_the_qwen3_template_and_prints_the_reply_
             pad_token: 2,
         };
         let reply = generate_batch(&loaded.model, &[ids], &config, &device, |_, _| true).unwrap();
-        let want = tokenizer.decode(&reply[0]).unwrap();
+        let want = tokenizer.decode(&reply[0].tokens).unwrap();
         assert!(!want.is_empty());
 
         let mut args = vec!["--prompt", question, "--chat"];

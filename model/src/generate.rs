@@ -1,9 +1,10 @@
-//! Autoregressive generation with the KV cache.
+//! Autoregressive generation of one prompt: the batch loop of [`crate::generate_batch`] with
+//! one row, so that a fix to decoding lands once.
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::Device;
 
 use crate::error::ModelError;
-use crate::rng::Rng;
+use crate::generate_batch::{BatchConfig, generate_batch};
 use crate::sampling::SamplingConfig;
 use crate::transformer::Transformer;
 
@@ -24,6 +25,9 @@ pub struct GenerateConfig {
 
 /// Continues `prompt`, calling `on_token` with every new id as soon as it is chosen. Returns
 /// the generated ids (without the prompt).
+///
+/// # Errors
+/// An empty prompt, a token outside the vocabulary, or a prompt of `max_len` tokens or more.
 pub fn generate(
     model: &Transformer,
     prompt: &[u32],
@@ -31,59 +35,26 @@ pub fn generate(
     device: &Device,
     mut on_token: impl FnMut(u32),
 ) -> Result<Vec<u32>, ModelError> {
-    config.sampling.validate()?;
-    if prompt.is_empty() {
-        return Err(ModelError::InvalidInput(
-            "the prompt is empty: give at least one token".into(),
-        ));
-    }
-    if prompt.len() >= config.max_len {
-        return Err(ModelError::InvalidInput(format!(
-            "the prompt has {} tokens; the model takes at most {}",
-            prompt.len(),
-            config.max_len - 1
-        )));
-    }
-    if let Some(&bad) = prompt.iter().find(|&&id| id as usize >= model.vocab_size()) {
-        return Err(ModelError::InvalidInput(format!(
-            "token id {bad} is outside the model's vocabulary of {}",
-            model.vocab_size()
-        )));
-    }
-    let mut rng = Rng::seed(config.seed);
-    let mut cache = model.new_cache();
-    let mut out = Vec::new();
-    let mut input = prompt.to_vec();
-    let budget = config.max_new_tokens.min(config.max_len - prompt.len());
-    while out.len() < budget {
-        let tokens = Tensor::<2, Int>::from_data(
-            TensorData::new(
-                input.iter().map(|&t| t as i64).collect::<Vec<_>>(),
-                [1, input.len()],
-            ),
-            device,
-        );
-        let logits = model.forward_cached(tokens, &mut cache);
-        let last = logits.slice_dim(1, input.len() - 1..input.len());
-        let row: Vec<f32> = last
-            .into_data()
-            .try_into_vec_as::<f32>()
-            .expect("f32 logits");
-        let next = config.sampling.sample(&row, &mut rng) as u32;
-        out.push(next);
-        on_token(next);
-        if Some(next) == config.stop_token {
-            break;
-        }
-        input = vec![next];
-    }
-    Ok(out)
+    let batch = BatchConfig {
+        max_new_tokens: config.max_new_tokens,
+        sampling: config.sampling,
+        seed: config.seed,
+        stop_tokens: config.stop_token.into_iter().collect(),
+        max_len: config.max_len,
+        pad_token: 0,
+    };
+    let mut rows = generate_batch(model, &[prompt.to_vec()], &batch, device, |_, id| {
+        on_token(id);
+        true
+    })?;
+    Ok(rows.remove(0).tokens)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::TransformerConfig;
+    use burn::tensor::{Tensor, TensorData};
 
     fn config(temperature: f64, seed: u64) -> GenerateConfig {
         GenerateConfig {

@@ -3,8 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use burn::tensor::activation::{log_softmax, softmax};
+use burn::tensor::{Int, Tensor, TensorData};
+
 use crate::error::ModelError;
-use crate::rng::Rng;
 
 /// How to pick the next token. `temperature == 0` is greedy decoding.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -45,44 +47,75 @@ impl SamplingConfig {
         Ok(())
     }
 
-    /// Picks a token id from one row of logits.
-    pub fn sample(&self, logits: &[f32], rng: &mut Rng) -> usize {
-        if self.temperature == 0.0 {
-            return argmax(logits);
-        }
-        // Candidates sorted by logit, best first; ties keep the lower id first.
-        let mut order: Vec<usize> = (0..logits.len()).collect();
-        order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
-        if self.top_k > 0 {
-            order.truncate(self.top_k);
-        }
-        let max = logits[order[0]] as f64;
-        let mut probs: Vec<f64> = order
-            .iter()
-            .map(|&i| ((logits[i] as f64 - max) / self.temperature).exp())
-            .collect();
-        let total: f64 = probs.iter().sum();
-        probs.iter_mut().for_each(|p| *p /= total);
-        if self.top_p < 1.0 {
-            let mut mass = 0.0;
-            let keep = probs.iter().position(|p| {
-                mass += p;
-                mass >= self.top_p
-            });
-            let keep = keep.map_or(probs.len(), |i| i + 1);
-            probs.truncate(keep);
-            order.truncate(keep);
-        }
-        let total: f64 = probs.iter().sum();
-        let mut u = rng.next_f64() * total;
-        for (p, &id) in probs.iter().zip(&order) {
-            if u < *p {
-                return id;
-            }
-            u -= p;
-        }
-        *order.last().expect("at least one candidate")
+    /// Picks one token per row of `logits` on the device, from the uniform draw `uniforms[b]`
+    /// ∈ [0, 1) of row `b`, and returns the ids with their log-probabilities under the
+    /// temperature-scaled softmax over the whole vocabulary (`log softmax(z / T)`, before top-k
+    /// / top-p; at temperature 0, under `softmax(z)`): the quantity a policy-gradient update
+    /// recomputes (TRL's `selective_log_softmax` of `logits / temperature`).
+    ///
+    /// Sampling is by inversion on the device (a cumulative sum and a count, no sort unless
+    /// top-k or top-p asks for one), so only `2·batch` numbers come back to the host per step,
+    /// never the `batch × vocab` logits.
+    ///
+    /// # Shapes
+    /// - `logits`: `[batch, vocab]`
+    pub fn sample_rows(&self, logits: Tensor<2>, uniforms: &[f64]) -> (Vec<u32>, Vec<f32>) {
+        let [batch, vocab] = logits.dims();
+        assert_eq!(uniforms.len(), batch, "one uniform draw per row");
+        let device = logits.device();
+        let (ids, logp) = if self.temperature == 0.0 {
+            let logp = log_softmax(logits, 1);
+            let ids = logp.clone().argmax(1);
+            (ids.clone(), logp.gather(1, ids))
+        } else {
+            let logp = log_softmax(logits.div_scalar(self.temperature), 1);
+            let u = Tensor::<2>::from_data(
+                TensorData::new(
+                    uniforms.iter().map(|&u| u as f32).collect::<Vec<_>>(),
+                    [batch, 1],
+                ),
+                &device,
+            );
+            let ids = if self.top_k == 0 && self.top_p >= 1.0 {
+                invert_cdf(logp.clone().exp(), u)
+            } else {
+                // Candidates best first: top-k by partial selection, the whole row for top-p.
+                let (sorted, order) = match self.top_k {
+                    0 => logp.clone().sort_descending_with_indices(1),
+                    k => logp.clone().topk_with_indices(k.min(vocab), 1),
+                };
+                let mut probs = softmax(sorted, 1);
+                if self.top_p < 1.0 {
+                    // Keep token i while the mass before it is below p: the smallest set whose
+                    // mass reaches p (Holtzman et al. 2020, §3.1).
+                    let before = probs.clone().cumsum(1) - probs.clone();
+                    probs = probs.mask_fill(before.greater_equal_elem(self.top_p), 0.0);
+                }
+                order.gather(1, invert_cdf(probs, u))
+            };
+            (ids.clone(), logp.gather(1, ids))
+        };
+        // One read for both: ids are exact in f32 (vocabularies are far below 2^24).
+        let both: Vec<f32> = Tensor::cat(vec![ids.float(), logp], 1)
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .expect("f32 values");
+        both.chunks_exact(2)
+            .map(|pair| (pair[0] as u32, pair[1]))
+            .unzip()
     }
+}
+
+/// The index where each row's cumulative mass first exceeds `u` times the row's total
+/// (unnormalised rows are fine).
+///
+/// # Shapes
+/// - `probs`: `[batch, n]`, `u`: `[batch, 1]`; returns `[batch, 1]`
+fn invert_cdf(probs: Tensor<2>, u: Tensor<2>) -> Tensor<2, Int> {
+    let n = probs.dims()[1];
+    let cdf = probs.cumsum(1);
+    let target = cdf.clone().slice_dim(1, n - 1..n) * u;
+    cdf.lower(target).int().sum_dim(1).clamp_max(n as i64 - 1)
 }
 
 /// Index of the largest value (the first one on ties).
@@ -99,6 +132,17 @@ pub fn argmax(values: &[f32]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rng::Rng;
+    use burn::tensor::Device;
+
+    /// `rows` copies of `logits`, each sampled with its own uniform draw.
+    fn draw(s: &SamplingConfig, logits: &[f32], rows: usize, seed: u64) -> (Vec<u32>, Vec<f32>) {
+        let mut rng = Rng::seed(seed);
+        let uniforms: Vec<f64> = (0..rows).map(|_| rng.next_f64()).collect();
+        let data: Vec<f32> = (0..rows).flat_map(|_| logits.iter().copied()).collect();
+        let t = Tensor::from_data(TensorData::new(data, [rows, logits.len()]), &Device::flex());
+        s.sample_rows(t, &uniforms)
+    }
 
     #[test]
     fn zero_temperature_is_greedy() {
@@ -106,12 +150,14 @@ mod tests {
             temperature: 0.0,
             ..Default::default()
         };
-        assert_eq!(s.sample(&[0.1, 3.0, 2.0], &mut Rng::seed(0)), 1);
+        let (ids, logp) = draw(&s, &[0.1, 3.0, 2.0], 4, 0);
+        assert_eq!(ids, vec![1; 4]);
+        let want = 3.0 - (0.1f32.exp() + 3.0f32.exp() + 2.0f32.exp()).ln();
+        assert!((logp[0] - want).abs() < 1e-5);
     }
 
     #[test]
     fn top_k_one_and_tiny_top_p_are_greedy() {
-        let mut rng = Rng::seed(0);
         let k1 = SamplingConfig {
             top_k: 1,
             ..Default::default()
@@ -120,33 +166,44 @@ mod tests {
             top_p: 1e-6,
             ..Default::default()
         };
-        for _ in 0..50 {
-            assert_eq!(k1.sample(&[0.1, 3.0, 2.0], &mut rng), 1);
-            assert_eq!(p.sample(&[0.1, 3.0, 2.0], &mut rng), 1);
+        assert_eq!(draw(&k1, &[0.1, 3.0, 2.0], 200, 1).0, vec![1; 200]);
+        assert_eq!(draw(&p, &[0.1, 3.0, 2.0], 200, 2).0, vec![1; 200]);
+    }
+
+    #[test]
+    fn sampling_follows_the_softmax_and_reports_its_log_probability() {
+        let s = SamplingConfig {
+            temperature: 2.0,
+            ..Default::default()
+        };
+        // At T = 2 the logits 0 and 2·ln 3 give probabilities 1/4 and 3/4.
+        let logits = [0.0f32, 2.0 * 3.0f32.ln()];
+        let (ids, logp) = draw(&s, &logits, 20_000, 5);
+        let ones = ids.iter().filter(|&&i| i == 1).count();
+        assert!((ones as f64 / 20_000.0 - 0.75).abs() < 0.02);
+        for (id, lp) in ids.iter().zip(&logp) {
+            let want = if *id == 1 { 0.75f32.ln() } else { 0.25f32.ln() };
+            assert!((lp - want).abs() < 1e-5);
         }
     }
 
     #[test]
-    fn sampling_follows_the_softmax() {
-        let mut rng = Rng::seed(5);
-        let s = SamplingConfig::default();
-        let logits = [0.0f32, (3.0f32).ln()];
-        let ones = (0..20_000)
-            .filter(|_| s.sample(&logits, &mut rng) == 1)
-            .count();
-        assert!((ones as f64 / 20_000.0 - 0.75).abs() < 0.02);
-    }
-
-    #[test]
-    fn top_p_cuts_the_tail() {
-        let mut rng = Rng::seed(5);
-        let s = SamplingConfig {
+    fn top_p_and_top_k_cut_the_tail() {
+        // probabilities 0.6, 0.3, 0.1 (in a shuffled order): the nucleus for 0.7 is {0.6, 0.3}.
+        let logits = [0.3f32.ln(), 0.1f32.ln(), 0.6f32.ln()];
+        let p = SamplingConfig {
             top_p: 0.7,
             ..Default::default()
         };
-        // probabilities 0.6, 0.3, 0.1: the nucleus for 0.7 is {0, 1}.
-        let logits = [0.6f32.ln(), 0.3f32.ln(), 0.1f32.ln()];
-        assert!((0..5_000).all(|_| s.sample(&logits, &mut rng) != 2));
+        let (ids, _) = draw(&p, &logits, 5_000, 5);
+        assert!(ids.iter().all(|&i| i != 1));
+        let share = ids.iter().filter(|&&i| i == 2).count() as f64 / 5_000.0;
+        assert!((share - 2.0 / 3.0).abs() < 0.03, "{share}");
+        let k = SamplingConfig {
+            top_k: 2,
+            ..Default::default()
+        };
+        assert!(draw(&k, &logits, 5_000, 6).0.iter().all(|&i| i != 1));
     }
 
     #[test]

@@ -179,6 +179,26 @@ impl Transformer {
         self.project(last).reshape([batch, self.vocab_size()])
     }
 
+    /// Logits at positions `from..` of a left-padded batch whose row `b` starts with
+    /// `padding[b]` padding tokens: each real row's logits are those of the row alone (padding
+    /// is hidden from attention and positions count from each row's first real token), and
+    /// the output projection runs only where logits are asked for. Differentiable: the policy
+    /// update of RL scores its rollouts with it.
+    ///
+    /// # Shapes
+    /// - `tokens`: `[batch, seq_len]`; output: `[batch, seq_len - from, vocab]`
+    pub fn forward_left_padded(
+        &self,
+        tokens: Tensor<2, Int>,
+        padding: Vec<usize>,
+        from: usize,
+    ) -> Tensor<3> {
+        let seq_len = tokens.dims()[1];
+        let mut cache = KvCache::with_left_padding(self.num_layers(), padding);
+        let h = self.hidden(tokens, Some(&mut cache));
+        self.project(h.slice_dim(1, from..seq_len))
+    }
+
     /// An empty KV cache sized for this model.
     pub fn new_cache(&self) -> KvCache {
         KvCache::new(self.num_layers())

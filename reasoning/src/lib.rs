@@ -17,6 +17,7 @@
 pub mod answer;
 pub mod arithmetic;
 pub mod error;
+pub mod eval;
 pub mod game24;
 pub mod gym;
 pub mod restrain;

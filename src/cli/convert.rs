@@ -60,7 +60,8 @@ fn hf_to_run(from: &PathBuf, run: &RunDir) -> Result<()> {
         hf::load_tokenizer(&tokenizer, &loaded.model)?;
         let bytes =
             std::fs::read(&tokenizer).with_context(|| format!("{}", tokenizer.display()))?;
-        kiln_trainer::fsutil::write_atomic(&run.tokenizer_path(), &bytes)?;
+        let path = run.tokenizer_path();
+        kiln_fsutil::write_atomic(&path, &bytes).with_context(|| path.display().to_string())?;
         Some(crc32fast::hash(&bytes))
     } else {
         eprintln!(
@@ -107,7 +108,7 @@ fn run_to_hf(run: &RunDir, to: &PathBuf, bf16: bool) -> Result<()> {
     let dtype = if bf16 { Dtype::BF16 } else { Dtype::F32 };
     hf::export(&loaded.model, &hf_config, to, dtype)?;
     let tokenizer = to.join("tokenizer.json");
-    std::fs::write(&tokenizer, loaded.tokenizer.to_json()?)
+    kiln_fsutil::write_atomic(&tokenizer, loaded.tokenizer.to_json()?.as_bytes())
         .with_context(|| format!("{}", tokenizer.display()))?;
     eprintln!(
         "{} (step {}) → {}",

@@ -209,7 +209,8 @@ pub fn run(args: CurateArgs) -> Result<()> {
                 out.display()
             );
             if let Some(path) = &run.stats {
-                curation::write_atomic(path, serde_json::to_string_pretty(&stats)?.as_bytes())?;
+                kiln_fsutil::write_atomic(path, serde_json::to_string_pretty(&stats)?.as_bytes())
+                    .with_context(|| path.display().to_string())?;
             }
         }
         CurateCommand::Report {
@@ -255,7 +256,8 @@ impl RunOpts {
 
     fn write_stats(&self, stats: &LineStats) -> Result<()> {
         if let Some(path) = &self.stats {
-            curation::write_atomic(path, serde_json::to_string_pretty(stats)?.as_bytes())?;
+            kiln_fsutil::write_atomic(path, serde_json::to_string_pretty(stats)?.as_bytes())
+                .with_context(|| path.display().to_string())?;
         }
         Ok(())
     }

@@ -109,7 +109,7 @@ pub fn run(request: HfRequest) -> Result<()> {
     let secs = start.elapsed().as_secs_f64();
     let mut stdout = std::io::stdout().lock();
     for (i, row) in out.iter().enumerate() {
-        let text = tokenizer.decode(row)?;
+        let text = tokenizer.decode(&row.tokens)?;
         let (text, _) = cut_at_stop(&text, request.stops);
         if streaming {
             streamer.show(text, true);
@@ -120,7 +120,7 @@ pub fn run(request: HfRequest) -> Result<()> {
     if streaming {
         writeln!(stdout)?;
     }
-    let total: usize = out.iter().map(Vec::len).sum();
+    let total: usize = out.iter().map(|row| row.tokens.len()).sum();
     eprintln!(
         "{total} tokens in {secs:.2}s ({:.1} tokens/s)",
         total as f64 / secs.max(1e-9)

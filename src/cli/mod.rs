@@ -8,9 +8,13 @@ mod device;
 mod eval;
 mod generate;
 mod hf_generate;
+mod policy;
 mod progress;
+mod rl;
 mod run_dir;
+mod sft;
 mod sparsity;
+mod task;
 mod tokenizer;
 mod toy;
 mod train;
@@ -43,6 +47,13 @@ enum Command {
     Curate(curate::CurateArgs),
     /// Synthetic tasks from the papers (Multi-Token Attention's block finding).
     Toy(toy::ToyArgs),
+    /// Supervised fine-tuning of a policy on prompt/completion or chat JSONL (loss on the
+    /// completion only).
+    Sft(sft::SftArgs),
+    /// Reinforcement learning on a verifiable task (GRPO, TTRL or RESTRAIN), and `rl eval`.
+    Rl(rl::RlArgs),
+    /// Reasoning tasks (arithmetic chains, Game of 24, reasoning-gym exports) as JSONL.
+    Task(task::TaskArgs),
 }
 
 /// Runs the parsed command.
@@ -56,6 +67,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tokenizer(args) => tokenizer::run(args),
         Command::Curate(args) => curate::run(args),
         Command::Toy(args) => toy::run(args),
+        Command::Task(args) => task::run(args),
+        Command::Sft(args) => sft::run(args),
+        Command::Rl(args) => rl::run(args),
     }
 }
 

@@ -87,3 +87,32 @@ impl TrainObserver for RunObserver {
         }
     }
 }
+
+/// Runs `trainer` from `state` with a progress bar, `metrics.jsonl` and the plot of `run`:
+/// the one way every training command (`train`, `sft`, `rl`) drives the loop.
+pub fn fit_with_progress(
+    run: &super::run_dir::RunDir,
+    trainer: &kiln_trainer::Trainer,
+    state: kiln_trainer::TrainState,
+    objective: &mut dyn kiln_trainer::objective::Objective,
+    device_description: &str,
+) -> anyhow::Result<kiln_trainer::TrainState> {
+    let log = MetricsLog::open(&run.metrics_path(), state.step)?;
+    let device_name = device_description.split(" (").next().unwrap_or_default();
+    let title = format!("{} on {device_name}", run.root.display());
+    let mut observer = RunObserver::new(
+        trainer.config.steps,
+        state.step,
+        log,
+        run.metrics_path(),
+        run.plot_path(),
+        title,
+    );
+    let result = trainer.fit(state, objective, &mut observer);
+    observer.finish();
+    let state = result?;
+    if let Some(e) = observer.error {
+        return Err(e.into());
+    }
+    Ok(state)
+}

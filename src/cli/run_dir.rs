@@ -96,7 +96,9 @@ impl RunDir {
     /// Writes `config.json` atomically.
     pub fn write_config(&self, config: &RunConfig) -> Result<()> {
         let text = serde_json::to_string_pretty(config)?;
-        kiln_trainer::fsutil::write_atomic(&self.config_path(), text.as_bytes())?;
+        let path = self.config_path();
+        kiln_fsutil::write_atomic(&path, text.as_bytes())
+            .with_context(|| path.display().to_string())?;
         Ok(())
     }
 

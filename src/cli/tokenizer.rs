@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use kiln_model::tokenizer::TextTokenizer;
 
@@ -36,7 +36,8 @@ pub fn run(args: TokenizerArgs) -> Result<()> {
             let text = DataSpec::read_eval(&data)?;
             let start = Instant::now();
             let tokenizer = TextTokenizer::train_bpe(text.lines(), vocab)?;
-            kiln_trainer::fsutil::write_atomic(&out, tokenizer.to_json()?.as_bytes())?;
+            kiln_fsutil::write_atomic(&out, tokenizer.to_json()?.as_bytes())
+                .with_context(|| out.display().to_string())?;
             let tokens = tokenizer.encode(&text)?.len();
             println!(
                 "{}: {} ids, trained in {:.1}s; {} characters -> {tokens} tokens ({:.2} characters per token)",

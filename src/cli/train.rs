@@ -10,13 +10,12 @@ use kiln_model::sampling::SamplingConfig;
 use kiln_model::tokenizer::TextTokenizer;
 use kiln_model::{HiddenAct, TransformerConfig};
 use kiln_trainer::data::{TokenData, unigram_cross_entropy};
-use kiln_trainer::metrics::MetricsLog;
 use kiln_trainer::objective::Objective;
 use kiln_trainer::{NextToken, TrainConfig, Trainer};
 
 use super::corpus::DataSpec;
 use super::device::DeviceChoice;
-use super::progress::RunObserver;
+use super::progress::fit_with_progress;
 use super::run_dir::{RunConfig, RunDir, next_default};
 
 /// The model preset of `kiln train` without `--config`.
@@ -142,7 +141,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
         };
         config.model.vocab_size = config.model.vocab_size.max(tokenizer.vocab_size());
         let json = tokenizer.to_json()?;
-        kiln_trainer::fsutil::write_atomic(&run.tokenizer_path(), json.as_bytes())?;
+        let path = run.tokenizer_path();
+        kiln_fsutil::write_atomic(&path, json.as_bytes())
+            .with_context(|| path.display().to_string())?;
         run.write_config(&config)?;
         crc32fast::hash(json.as_bytes())
     };
@@ -183,23 +184,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if args.resume {
         println!("resuming at step {} of {}", state.step, config.train.steps);
     }
-    let log = MetricsLog::open(&run.metrics_path(), state.step)?;
-    let device_name = selected.description.split(" (").next().unwrap_or_default();
-    let title = format!("{} on {device_name}", run.root.display());
-    let mut observer = RunObserver::new(
-        config.train.steps,
-        state.step,
-        log,
-        run.metrics_path(),
-        run.plot_path(),
-        title,
-    );
-    let result = trainer.fit(state, &mut objective, &mut observer);
-    observer.finish();
-    let state = result?;
-    if let Some(e) = observer.error {
-        return Err(e.into());
-    }
+    let state = fit_with_progress(&run, &trainer, state, &mut objective, &selected.description)?;
     if state.step < config.train.steps {
         println!(
             "paused at step {}; continue with: kiln train --out {} --resume",

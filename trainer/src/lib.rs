@@ -16,6 +16,7 @@ pub mod objective;
 pub mod observer;
 pub mod plot;
 pub mod schedule;
+pub mod sft;
 pub mod trainer;
 
 pub use checkpoint::CheckpointDir;

@@ -69,8 +69,16 @@ impl Trainer {
     /// A freshly initialised state, seeded by the config.
     pub fn fresh_state(&self) -> TrainState {
         self.device.seed(self.config.seed);
+        let model = self.model_config.init(&self.device);
+        self.state_from(model)
+    }
+
+    /// The state of a run that starts from trained weights (fine-tuning: SFT, RL): step 0,
+    /// a new optimiser, the data generator seeded by the config. `model` must be on the
+    /// run's autodiff device.
+    pub fn state_from(&self, model: Transformer) -> TrainState {
         TrainState {
-            model: self.model_config.init(&self.device),
+            model,
             optimizer: self.optimizer(),
             step: 0,
             rng: Rng::seed(self.config.seed ^ 0x6b69_6c6e),

@@ -38,7 +38,7 @@ mod simd16;
 mod unpadded;
 mod words;
 
-pub use atomic::{AtomicFile, write_atomic};
+pub use atomic::AtomicFile;
 pub use balance::{
     Probabilities, T_EN_METACLIP1, T_EN_METACLIP2, Thresholds, count_to_prob, p_to_t, t_to_p,
 };

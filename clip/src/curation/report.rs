@@ -131,7 +131,7 @@ impl Report {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let json = dir.join("report.json");
         let text = serde_json::to_string_pretty(self).expect("report serialises");
-        super::atomic::write_atomic(&json, text.as_bytes())?;
+        kiln_fsutil::write_atomic(&json, text.as_bytes()).map_err(|e| Error::io(&json, e))?;
         let mut written = vec![json];
 
         let series = |lang: &str| -> Option<(Vec<u64>, u64)> {

@@ -46,7 +46,7 @@ pub fn export(
     for (name, value) in files {
         let path = dir.join(name);
         let text = serde_json::to_string_pretty(&value).expect("JSON serialises") + "\n";
-        std::fs::write(&path, text).map_err(|e| err(&path, e.to_string()))?;
+        kiln_fsutil::write_atomic(&path, text.as_bytes()).map_err(|e| err(&path, e.to_string()))?;
     }
     Ok(())
 }

@@ -228,7 +228,7 @@ pub struct OutTensor {
 }
 
 /// Writes `tensors` (in the given order) as one safetensors file in `dtype` (F32 or BF16),
-/// through a temporary file renamed into place.
+/// atomically ([`kiln_fsutil::AtomicFile`]: a failed export leaves no partial file).
 pub fn write(path: &Path, tensors: &[OutTensor], dtype: Dtype) -> Result<(), ModelError> {
     let err = |reason: String| ModelError::Checkpoint {
         path: path.to_path_buf(),
@@ -257,9 +257,8 @@ pub fn write(path: &Path, tensors: &[OutTensor], dtype: Dtype) -> Result<(), Mod
     while (8 + header.len()) % 8 != 0 {
         header.push(b' ');
     }
-    let tmp = path.with_extension("safetensors.tmp");
     let write = || -> std::io::Result<()> {
-        let mut out = std::io::BufWriter::new(File::create(&tmp)?);
+        let mut out = kiln_fsutil::AtomicFile::create(path)?;
         out.write_all(&(header.len() as u64).to_le_bytes())?;
         out.write_all(&header)?;
         for t in tensors {
@@ -270,8 +269,7 @@ pub fn write(path: &Path, tensors: &[OutTensor], dtype: Dtype) -> Result<(), Mod
                 }
             }
         }
-        out.into_inner()?.sync_all()?;
-        std::fs::rename(&tmp, path)
+        out.commit()
     };
     write().map_err(|e| err(e.to_string()))
 }

@@ -173,10 +173,11 @@ fn blocks_run(args: BlocksArgs) -> Result<()> {
         });
         let path = dir.join("result.json");
         // Atomic: a result from an earlier run stays whole if this write fails.
-        kiln_trainer::fsutil::write_atomic(
+        kiln_fsutil::write_atomic(
             &path,
             (serde_json::to_string_pretty(&result)? + "\n").as_bytes(),
-        )?;
+        )
+        .with_context(|| path.display().to_string())?;
     }
     println!("error_rate={error_rate:.1}");
     Ok(())

@@ -5,7 +5,11 @@
 pub mod advantage;
 pub mod config;
 pub mod loss;
+pub mod objective;
 pub mod reward;
+pub mod rollout;
 
 pub use advantage::{Advantage, AdvantageEstimator, AdvantageInput, GroupAdvantage, ScaleRewards};
+pub use objective::{GrpoObjective, GrpoParts};
 pub use reward::{Completion, Reward, ScoredRewards, WeightedReward, score_all};
+pub use rollout::{Prompt, Rollout};

@@ -29,7 +29,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::atomic::write_atomic;
 use super::error::{Error, Result};
 use super::lang::normalise_tag;
 use super::metadata::{LanguageMetadata, MAX_ENTRY_CHARS, Metadata};
@@ -226,8 +225,10 @@ pub fn write(metadata: &Metadata, report: &BuildReport, out: &Path) -> Result<()
     for l in &metadata.languages {
         let mut text = l.entries.join("\n");
         text.push('\n');
-        write_atomic(&out.join(format!("{}.txt", l.lang)), text.as_bytes())?;
+        let path = out.join(format!("{}.txt", l.lang));
+        kiln_fsutil::write_atomic(&path, text.as_bytes()).map_err(|e| Error::io(&path, e))?;
     }
     let json = serde_json::to_string_pretty(report).expect("report serialises");
-    write_atomic(&out.join("SOURCES.json"), json.as_bytes())
+    let path = out.join("SOURCES.json");
+    kiln_fsutil::write_atomic(&path, json.as_bytes()).map_err(|e| Error::io(&path, e))
 }

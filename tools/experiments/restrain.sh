@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# RESTRAIN against TTRL and gold-label GRPO at small scale (issue 25; the paper's claim,
+# arXiv 2510.02172 §4: RESTRAIN close to gold labels, TTRL collapsing).
+#
+#   1. base policy: a small kiln LM pre-trained on the built-in corpus, then SFT on worked
+#      arith-easy chains (`kiln task export` demonstrations);
+#   2. RL on unlabeled arith-medium prompts with --algo grpo (gold labels), ttrl and restrain,
+#      same budget, seeds 0 1 2;
+#   3. held-out pass@1 and majority@K every EVAL_EVERY steps (`kiln rl eval` between
+#      `--stop-at` segments: a paused run resumes exactly), into results.jsonl;
+#   4. tools/experiments/restrain_plot.py draws the curves and prints the final table.
+#
+# Sizes are environment variables, so a quick look and the reported run share the script:
+#   OUT=runs/restrain STEPS=60 bash tools/experiments/restrain.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+OUT=${OUT:-runs/restrain}
+KILN=${KILN:-target/release/kiln}
+DEVICE=${DEVICE:-cpu}
+PRETRAIN_STEPS=${PRETRAIN_STEPS:-300}
+SFT_STEPS=${SFT_STEPS:-400}
+SFT_EXAMPLES=${SFT_EXAMPLES:-4000}
+RL_TASK=${RL_TASK:-arith-medium}
+RL_PROMPTS=${RL_PROMPTS:-256}
+STEPS=${STEPS:-60}
+EVAL_EVERY=${EVAL_EVERY:-20}
+EVAL_N=${EVAL_N:-100}
+EVAL_K=${EVAL_K:-8}
+SEEDS=${SEEDS:-"0 1 2"}
+ALGOS=${ALGOS:-"grpo ttrl restrain"}
+mkdir -p "$OUT"
+
+if [ ! -d "$OUT/base" ]; then
+    cat > "$OUT/base.json" <<JSON
+{"model": "small", "train": {"steps": $PRETRAIN_STEPS, "batch_size": 16, "seq_len": 128,
+ "learning_rate": 1e-3, "warmup_steps": 20, "eval_every": 100, "checkpoint_every": 100}}
+JSON
+    "$KILN" train --device "$DEVICE" --config "$OUT/base.json" --out "$OUT/base"
+fi
+if [ ! -d "$OUT/sft" ]; then
+    "$KILN" task export --task arith-easy --n "$SFT_EXAMPLES" --seed 100 --out "$OUT/easy.jsonl"
+    cat > "$OUT/sft.json" <<JSON
+{"train": {"steps": $SFT_STEPS, "batch_size": 32, "seq_len": 96, "learning_rate": 1e-3,
+ "warmup_steps": 20, "eval_every": 100, "checkpoint_every": 100}}
+JSON
+    "$KILN" sft --device "$DEVICE" --init "$OUT/base" --data "$OUT/easy.jsonl" \
+        --config "$OUT/sft.json" --out "$OUT/sft"
+fi
+cat > "$OUT/rl.json" <<JSON
+{"train": {"steps": $STEPS, "learning_rate": 2e-5, "warmup_steps": 0, "checkpoint_every": $EVAL_EVERY},
+ "grpo": {"num_generations": 8, "prompts_per_step": 8, "max_completion_length": 48,
+          "temperature": 1.0, "log_completions_every": 20}}
+JSON
+
+evaluate() { # run step algo seed
+    "$KILN" rl eval --device "$DEVICE" --run "$1" --task "$RL_TASK" --n "$EVAL_N" \
+        --k "$EVAL_K" --json "$OUT/eval.json" > /dev/null
+    python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); r.update(step=int(sys.argv[2]), algo=sys.argv[3], seed=int(sys.argv[4])); print(json.dumps(r))' \
+        "$OUT/eval.json" "$2" "$3" "$4" >> "$OUT/results.jsonl"
+}
+
+if ! grep -q '"algo": "base"' "$OUT/results.jsonl" 2>/dev/null; then
+    evaluate "$OUT/sft" 0 base 0
+fi
+for algo in $ALGOS; do
+    for seed in $SEEDS; do
+        run="$OUT/$algo-$seed"
+        [ -d "$run" ] && continue
+        step=$EVAL_EVERY
+        "$KILN" rl --device "$DEVICE" --algo "$algo" --task "$RL_TASK" --prompts "$RL_PROMPTS" \
+            --init "$OUT/sft" --config "$OUT/rl.json" --seed "$seed" --out "$run" --stop-at "$step"
+        evaluate "$run" "$step" "$algo" "$seed"
+        while [ "$step" -lt "$STEPS" ]; do
+            step=$((step + EVAL_EVERY))
+            "$KILN" rl --device "$DEVICE" --algo "$algo" --out "$run" --resume --stop-at "$step"
+            evaluate "$run" "$step" "$algo" "$seed"
+        done
+    done
+done
+python3 tools/experiments/restrain_plot.py "$OUT/results.jsonl" "$OUT/restrain.png"
