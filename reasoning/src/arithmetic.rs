@@ -44,13 +44,20 @@ impl Difficulty {
         digits: 2,
     };
 
-    /// The named levels: `arith-easy`, `arith-medium`, `arith-hard`.
+    /// The named levels `arith-easy`, `arith-medium`, `arith-hard`, and any grade as
+    /// `arith-<steps>x<digits>` (`arith-3x1`: three operations on one-digit numbers; steps
+    /// 1 to 8, digits 1 to 4), for curricula between the named levels.
     pub fn by_name(name: &str) -> Option<Self> {
         match name {
             "arith-easy" => Some(Self::EASY),
             "arith-medium" => Some(Self::MEDIUM),
             "arith-hard" => Some(Self::HARD),
-            _ => None,
+            _ => {
+                let (steps, digits) = name.strip_prefix("arith-")?.split_once('x')?;
+                let (steps, digits) = (steps.parse().ok()?, digits.parse().ok()?);
+                ((1..=8).contains(&steps) && (1..=4).contains(&digits))
+                    .then_some(Self { steps, digits })
+            }
         }
     }
 

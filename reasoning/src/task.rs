@@ -49,7 +49,8 @@ pub trait Task: Send + Sync {
 }
 
 /// The names [`task_by_name`] knows, for help texts and error messages.
-pub const KNOWN_TASKS: &str = "arith-easy, arith-medium, arith-hard, game24, gym:FILE.jsonl \
+pub const KNOWN_TASKS: &str = "arith-easy, arith-medium, arith-hard, arith-<steps>x<digits> \
+                               (e.g. arith-3x1), game24, gym:FILE.jsonl \
                                (a reasoning-gym export, tools/reference/reasoning_gym_sample.py)";
 
 /// The task called `name`. `data_dir` is kiln's data folder (`$KILN_DATA`): `game24` reads
@@ -106,6 +107,27 @@ mod tests {
             .to_string();
         assert!(err.contains("arith-impossible"), "{err}");
         assert!(err.contains("arith-easy") && err.contains("game24") && err.contains("gym:"));
+    }
+
+    #[test]
+    fn arithmetic_grades_parse_and_out_of_range_ones_are_unknown() {
+        let t = task_by_name("arith-3x1", Path::new("/nonexistent")).unwrap();
+        let p = &t.problems(1, 0).unwrap()[0];
+        // Three operations on one-digit operands: four numbers in the prompt.
+        let numbers = p
+            .prompt
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|s| !s.is_empty());
+        assert!(
+            numbers.clone().count() == 4 && numbers.clone().all(|n| n.len() == 1),
+            "{p:?}"
+        );
+        for bad in ["arith-0x1", "arith-3x5", "arith-3", "arith-x1", "arith-9x1"] {
+            assert!(
+                task_by_name(bad, Path::new("/nonexistent")).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

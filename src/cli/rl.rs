@@ -74,6 +74,7 @@ struct RlTrainArgs {
     algo: Algo,
     /// Task whose verifier scores answers and, without --tasks, whose generator makes the
     /// training prompts (default arith-easy). Known: arith-easy, arith-medium, arith-hard,
+    /// arith-<steps>x<digits> (e.g. arith-3x1: three operations on one-digit numbers),
     /// game24, gym:FILE.jsonl.
     #[arg(long)]
     task: Option<String>,

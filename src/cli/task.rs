@@ -25,7 +25,8 @@ pub struct TaskArgs {
 enum TaskCommand {
     /// Write N problems of a task (prompt, gold answer, worked demonstration) as JSONL.
     Export {
-        /// Task name (required): arith-easy, arith-medium, arith-hard, game24, or gym:FILE.jsonl
+        /// Task name (required): arith-easy, arith-medium, arith-hard, arith-<steps>x<digits>
+        /// (e.g. arith-3x1), game24, or gym:FILE.jsonl
         /// for a reasoning-gym export.
         #[arg(long)]
         task: String,

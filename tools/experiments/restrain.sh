@@ -2,10 +2,11 @@
 # RESTRAIN against TTRL and gold-label GRPO at small scale (issue 25; the paper's claim,
 # arXiv 2510.02172 §4: RESTRAIN close to gold labels, TTRL collapsing).
 #
-#   1. base policy: a small kiln LM pre-trained on the built-in corpus, then SFT on worked
-#      arith-easy chains (`kiln task export` demonstrations);
-#   2. RL on unlabeled arith-medium prompts with --algo grpo (gold labels), ttrl and restrain,
-#      same budget, seeds 0 1 2;
+#   1. base policy: a small kiln LM pre-trained briefly on the built-in corpus, then SFT on
+#      worked chains (`kiln task export` demonstrations): arith-easy (two operations on
+#      one-digit numbers) and a few of the harder RL task, so the base solves some of it;
+#   2. RL on unlabeled prompts of the harder task (arith-3x1: three operations) with --algo
+#      grpo (gold labels), ttrl and restrain, same budget, seeds 0 1 2;
 #   3. held-out pass@1 and majority@K every EVAL_EVERY steps (`kiln rl eval` between
 #      `--stop-at` segments: a paused run resumes exactly), into results.jsonl;
 #   4. tools/experiments/restrain_plot.py draws the curves and prints the final table.
@@ -16,16 +17,17 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 OUT=${OUT:-runs/restrain}
-KILN=${KILN:-target/release/kiln}
+KILN=${KILN:-${CARGO_TARGET_DIR:-target}/release/kiln}
 DEVICE=${DEVICE:-cpu}
-PRETRAIN_STEPS=${PRETRAIN_STEPS:-300}
-SFT_STEPS=${SFT_STEPS:-400}
-SFT_EXAMPLES=${SFT_EXAMPLES:-4000}
-RL_TASK=${RL_TASK:-arith-medium}
+PRETRAIN_STEPS=${PRETRAIN_STEPS:-60}
+SFT_STEPS=${SFT_STEPS:-300}
+SFT_EXAMPLES=${SFT_EXAMPLES:-3000}
+SFT_HARD_EXAMPLES=${SFT_HARD_EXAMPLES:-1000}
+RL_TASK=${RL_TASK:-arith-3x1}
 RL_PROMPTS=${RL_PROMPTS:-256}
-STEPS=${STEPS:-60}
-EVAL_EVERY=${EVAL_EVERY:-20}
-EVAL_N=${EVAL_N:-100}
+STEPS=${STEPS:-30}
+EVAL_EVERY=${EVAL_EVERY:-10}
+EVAL_N=${EVAL_N:-64}
 EVAL_K=${EVAL_K:-8}
 SEEDS=${SEEDS:-"0 1 2"}
 ALGOS=${ALGOS:-"grpo ttrl restrain"}
@@ -40,16 +42,18 @@ JSON
 fi
 if [ ! -d "$OUT/sft" ]; then
     "$KILN" task export --task arith-easy --n "$SFT_EXAMPLES" --seed 100 --out "$OUT/easy.jsonl"
+    "$KILN" task export --task "$RL_TASK" --n "$SFT_HARD_EXAMPLES" --seed 100 --out "$OUT/hard.jsonl"
+    cat "$OUT/easy.jsonl" "$OUT/hard.jsonl" | shuf --random-source=<(yes) > "$OUT/sft.jsonl"
     cat > "$OUT/sft.json" <<JSON
 {"train": {"steps": $SFT_STEPS, "batch_size": 32, "seq_len": 96, "learning_rate": 1e-3,
  "warmup_steps": 20, "eval_every": 100, "checkpoint_every": 100}}
 JSON
-    "$KILN" sft --device "$DEVICE" --init "$OUT/base" --data "$OUT/easy.jsonl" \
+    "$KILN" sft --device "$DEVICE" --init "$OUT/base" --data "$OUT/sft.jsonl" \
         --config "$OUT/sft.json" --out "$OUT/sft"
 fi
 cat > "$OUT/rl.json" <<JSON
 {"train": {"steps": $STEPS, "learning_rate": 2e-5, "warmup_steps": 0, "checkpoint_every": $EVAL_EVERY},
- "grpo": {"num_generations": 8, "prompts_per_step": 8, "max_completion_length": 48,
+ "grpo": {"num_generations": 8, "prompts_per_step": 8, "max_completion_length": 40,
           "temperature": 1.0, "log_completions_every": 20}}
 JSON
 

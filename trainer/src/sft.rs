@@ -237,8 +237,9 @@ mod tests {
             completion: vec![8],
         };
         let (inputs, targets, mask, tokens) = layout(&[&a, &b], 64);
-        // T = 4: a is [1 2 3 4 | 2 3 4 5], b is [7 0 0 0 | 8 0 0 0].
-        assert_eq!(inputs, vec![1, 2, 3, 4, 7, 0, 0, 0]);
+        // T = 4: a is [1 2 3 4 | 2 3 4 5], b is [7 8 0 0 | 8 0 0 0] (its last input has a
+        // padding target, masked out).
+        assert_eq!(inputs, vec![1, 2, 3, 4, 7, 8, 0, 0]);
         assert_eq!(targets, vec![2, 3, 4, 5, 8, 0, 0, 0]);
         assert_eq!(mask, vec![0., 0., 1., 1., 1., 0., 0., 0.]);
         assert_eq!(tokens, 3);
