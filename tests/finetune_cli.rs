@@ -257,6 +257,29 @@ fn rl_restrain_and_grpo_resume_exactly_and_evaluate() {
         assert!(first.get(key).is_some(), "{key} missing from {first}");
     }
     assert!(t.path("restrain/completions.jsonl").exists());
+    // A resumed run keeps its own estimator; another one is refused.
+    ok(&kiln(&[
+        "rl",
+        "--device",
+        "cpu",
+        "--out",
+        s(&t.path("restrain")),
+        "--resume",
+        "--steps",
+        "5",
+    ]));
+    assert_eq!(losses(&t.path("restrain")).len(), 5);
+    fails_with(
+        &kiln(&[
+            "rl",
+            "--out",
+            s(&t.path("restrain")),
+            "--resume",
+            "--algo",
+            "ttrl",
+        ]),
+        "the run uses --algo",
+    );
 
     // GRPO with μ = 2: pausing after step 1 leaves the first generation's second update in
     // the checkpoint; the resumed run must match step for step.

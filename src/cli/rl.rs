@@ -69,9 +69,9 @@ pub enum Algo {
 
 #[derive(Args, Debug)]
 struct RlTrainArgs {
-    /// Advantage estimator.
-    #[arg(long, value_enum, default_value = "grpo")]
-    algo: Algo,
+    /// Advantage estimator (default grpo; a resumed run keeps its own).
+    #[arg(long, value_enum)]
+    algo: Option<Algo>,
     /// Task whose verifier scores answers and, without --tasks, whose generator makes the
     /// training prompts (default arith-easy). Known: arith-easy, arith-medium, arith-hard,
     /// arith-<steps>x<digits> (e.g. arith-3x1: three operations on one-digit numbers),
@@ -194,7 +194,7 @@ fn run_train_in(args: &RlTrainArgs, run: &RunDir) -> Result<()> {
         let record = FinetuneRecord::read(run, "rl")?;
         let settings: RlSettings = serde_json::from_value(record.settings)
             .with_context(|| format!("{}", FinetuneRecord::path(run).display()))?;
-        if settings.algo != args.algo {
+        if args.algo.is_some_and(|a| a != settings.algo) {
             bail!(
                 "{}: the run uses --algo {:?}; resume it without --algo or with the same",
                 run.root.display(),
@@ -212,7 +212,7 @@ fn run_train_in(args: &RlTrainArgs, run: &RunDir) -> Result<()> {
             Some(path) => read_sections(path, &["grpo", "restrain"], rl_defaults())?,
             None => (rl_defaults(), Default::default()),
         };
-        if args.algo != Algo::Restrain && sections.contains_key("restrain") {
+        if args.algo != Some(Algo::Restrain) && sections.contains_key("restrain") {
             bail!(
                 "{}: a restrain section applies to --algo restrain only",
                 args.config
@@ -244,7 +244,7 @@ fn run_train_in(args: &RlTrainArgs, run: &RunDir) -> Result<()> {
         grpo.validate()
             .map_err(|e| anyhow::anyhow!("invalid grpo config: {e}"))?;
         let settings = RlSettings {
-            algo: args.algo,
+            algo: args.algo.unwrap_or(Algo::Grpo),
             task: args.task.clone().unwrap_or_else(|| DEFAULT_TASK.into()),
             tasks: args.tasks.clone(),
             prompts: args.prompts,

@@ -25,8 +25,9 @@ SFT_EXAMPLES=${SFT_EXAMPLES:-3000}
 SFT_HARD_EXAMPLES=${SFT_HARD_EXAMPLES:-1000}
 RL_TASK=${RL_TASK:-arith-3x1}
 RL_PROMPTS=${RL_PROMPTS:-256}
-STEPS=${STEPS:-30}
-EVAL_EVERY=${EVAL_EVERY:-10}
+RL_LR=${RL_LR:-1e-4}
+STEPS=${STEPS:-60}
+EVAL_EVERY=${EVAL_EVERY:-20}
 EVAL_N=${EVAL_N:-64}
 EVAL_K=${EVAL_K:-8}
 SEEDS=${SEEDS:-"0 1 2"}
@@ -52,7 +53,7 @@ JSON
         --config "$OUT/sft.json" --out "$OUT/sft"
 fi
 cat > "$OUT/rl.json" <<JSON
-{"train": {"steps": $STEPS, "learning_rate": 2e-5, "warmup_steps": 0, "checkpoint_every": $EVAL_EVERY},
+{"train": {"steps": $STEPS, "learning_rate": $RL_LR, "warmup_steps": 0, "checkpoint_every": $EVAL_EVERY},
  "grpo": {"num_generations": 8, "prompts_per_step": 8, "max_completion_length": 40,
           "temperature": 1.0, "log_completions_every": 20}}
 JSON
