@@ -20,6 +20,8 @@ pub struct EvalArgs {
     /// Text to score (default: the run's held-out text).
     #[arg(long, num_args = 1..)]
     data: Vec<PathBuf>,
+    /// Where to compute: auto (a hardware GPU through wgpu, else the CPU), cpu/flex, ndarray
+    /// or wgpu (README, "Choosing a device").
     #[arg(long, value_enum, default_value = "auto")]
     device: DeviceChoice,
 }

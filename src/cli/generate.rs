@@ -52,6 +52,7 @@ pub struct GenerateArgs {
     /// Sample within the smallest set of tokens whose probability reaches p.
     #[arg(long, default_value_t = 1.0)]
     top_p: f64,
+    /// Seed of the sampling (default 0): the same seed gives the same text.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Keep StochA's random draw at inference with this probability of SILU on negative
@@ -66,6 +67,8 @@ pub struct GenerateArgs {
     /// weights).
     #[arg(long)]
     burn_linear: bool,
+    /// Where to compute: auto (a hardware GPU through wgpu, else the CPU), cpu/flex, ndarray
+    /// or wgpu (README, "Choosing a device").
     #[arg(long, value_enum, default_value = "auto")]
     device: DeviceChoice,
 }

@@ -115,6 +115,8 @@ struct RlTrainArgs {
     /// ~/.cache/kiln/data).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Where to compute: auto (a hardware GPU through wgpu, else the CPU), cpu/flex, ndarray
+    /// or wgpu (README, "Choosing a device").
     #[arg(long, value_enum, default_value = "auto")]
     device: DeviceChoice,
 }
@@ -527,8 +529,12 @@ struct RlEvalArgs {
     /// Also write the report as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// kiln's data folder, where game24 reads reasoning/24.csv (default: the run's, else
+    /// $KILN_DATA, else ~/.cache/kiln/data).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Where to compute: auto (a hardware GPU through wgpu, else the CPU), cpu/flex, ndarray
+    /// or wgpu (README, "Choosing a device").
     #[arg(long, value_enum, default_value = "auto")]
     device: DeviceChoice,
 }

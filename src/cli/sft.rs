@@ -60,6 +60,8 @@ pub struct SftArgs {
     /// run's own: give only --out, --steps, --stop-at and --device).
     #[arg(long)]
     resume: bool,
+    /// Where to compute: auto (a hardware GPU through wgpu, else the CPU), cpu/flex, ndarray
+    /// or wgpu (README, "Choosing a device").
     #[arg(long, value_enum, default_value = "auto")]
     device: DeviceChoice,
 }

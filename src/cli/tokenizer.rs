@@ -25,6 +25,7 @@ enum TokenizerCommand {
         /// Vocabulary size (including the 256 byte symbols and <|endoftext|>).
         #[arg(long)]
         vocab: usize,
+        /// The tokenizer.json to write (Hugging Face format), replaced atomically.
         #[arg(long)]
         out: PathBuf,
     },

@@ -59,6 +59,8 @@ pub struct TrainArgs {
     /// Swi+FT: train the last fraction α of the steps with RELU.
     #[arg(long, value_name = "ALPHA")]
     relu_finetune: Option<f64>,
+    /// Where to compute: auto (a hardware GPU through wgpu, else the CPU), cpu/flex, ndarray
+    /// or wgpu (README, "Choosing a device").
     #[arg(long, value_enum, default_value = "auto")]
     device: DeviceChoice,
 }

@@ -71,6 +71,8 @@ struct BlocksArgs {
     /// Held-out examples for the error rate.
     #[arg(long, default_value_t = 1000)]
     test_examples: usize,
+    /// Where to compute: auto (a hardware GPU through wgpu, else the CPU), cpu/flex, ndarray
+    /// or wgpu (README, "Choosing a device").
     #[arg(long, value_enum, default_value = "auto")]
     device: DeviceChoice,
     /// Folder for `result.json` (settings, loss curve, error rate).
