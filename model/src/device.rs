@@ -36,9 +36,17 @@ pub fn wgpu() -> Result<&'static WgpuAdapter, String> {
     .map_err(Clone::clone)
 }
 
-/// The devices the numerical tests run on: the flex CPU backend and wgpu. Panics when wgpu has
-/// no adapter, so a CI machine without one fails instead of silently skipping.
+/// The devices the numerical tests run on: every backend `--device` offers (flex, ndarray,
+/// wgpu), so each is tested with the same reference values (forward, import, generation,
+/// training). Panics when wgpu has no adapter, so a CI machine without one fails instead of
+/// silently skipping.
 pub fn test_devices() -> Vec<(&'static str, Device)> {
     let wgpu = wgpu().unwrap_or_else(|e| panic!("the wgpu tests need an adapter: {e}"));
-    vec![("flex", Device::flex()), ("wgpu", wgpu.device.clone())]
+    #[allow(deprecated)] // ndarray stays a supported backend in kiln
+    let ndarray = Device::ndarray();
+    vec![
+        ("flex", Device::flex()),
+        ("ndarray", ndarray),
+        ("wgpu", wgpu.device.clone()),
+    ]
 }
