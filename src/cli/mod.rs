@@ -112,4 +112,60 @@ mod tests {
         walk(&super::Cli::command(), "kiln", &mut missing);
         assert!(missing.is_empty(), "without help text: {missing:?}");
     }
+
+    /// README's CLI synopses (the `kiln …` lines of its text blocks) name only commands and
+    /// flags that exist, and every command is in the README.
+    #[test]
+    fn readme_synopses_match_the_cli() {
+        let readme = include_str!("../../README.md");
+        let root = super::Cli::command();
+        let mut problems = Vec::new();
+        let mut in_text = false;
+        let mut current: Option<clap::Command> = None;
+        for line in readme.lines() {
+            if line.starts_with("```") {
+                in_text = line == "```text";
+                current = None;
+                continue;
+            }
+            if !in_text {
+                continue;
+            }
+            let code = line.split("  #").next().unwrap_or(line);
+            let rest = if let Some(rest) = code.strip_prefix("kiln ") {
+                // Resolve the subcommand path: words naming subcommands, in order.
+                let mut cmd = root.clone();
+                let mut words = rest.split_whitespace().peekable();
+                while let Some(sub) = words.peek().and_then(|w| cmd.find_subcommand(w)).cloned() {
+                    cmd = sub;
+                    words.next();
+                }
+                if cmd.get_name() == root.get_name() {
+                    problems.push(format!("{line:?}: no such command"));
+                }
+                current = Some(cmd);
+                rest
+            } else if code.starts_with(' ') && current.is_some() {
+                code
+            } else {
+                current = None;
+                continue;
+            };
+            let cmd = current.as_ref().expect("set above");
+            for flag in rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')) {
+                let Some(long) = flag.strip_prefix("--") else {
+                    continue;
+                };
+                if !cmd.get_arguments().any(|a| a.get_long() == Some(long)) {
+                    problems.push(format!("kiln {}: no flag --{long}", cmd.get_name()));
+                }
+            }
+        }
+        for sub in root.get_subcommands().filter(|s| s.get_name() != "help") {
+            if !readme.contains(&format!("kiln {}", sub.get_name())) {
+                problems.push(format!("kiln {} is not in the README", sub.get_name()));
+            }
+        }
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
 }

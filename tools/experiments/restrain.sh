@@ -4,7 +4,8 @@
 #
 #   1. base policy: a small kiln LM pre-trained briefly on the built-in corpus, then SFT on
 #      worked chains (`kiln task export` demonstrations): arith-easy (two operations on
-#      one-digit numbers) and a few of the harder RL task, so the base solves some of it;
+#      one-digit numbers) and a few of the harder RL task, then a second SFT stage on more of
+#      the harder task (SFT2_EXAMPLES; 0 skips it) so that the base solves some of it;
 #   2. RL on unlabeled prompts of the harder task (arith-3x1: three operations) with --algo
 #      grpo (gold labels), ttrl and restrain, same budget, seeds 0 1 2;
 #   3. held-out pass@1 and majority@K every EVAL_EVERY steps (`kiln rl eval` between
@@ -25,7 +26,7 @@ SFT_EXAMPLES=${SFT_EXAMPLES:-3000}
 SFT_HARD_EXAMPLES=${SFT_HARD_EXAMPLES:-1000}
 RL_TASK=${RL_TASK:-arith-3x1}
 RL_PROMPTS=${RL_PROMPTS:-256}
-RL_LR=${RL_LR:-1e-4}
+RL_LR=${RL_LR:-5e-5}
 STEPS=${STEPS:-60}
 EVAL_EVERY=${EVAL_EVERY:-20}
 EVAL_N=${EVAL_N:-64}
@@ -52,6 +53,19 @@ JSON
     "$KILN" sft --device "$DEVICE" --init "$OUT/base" --data "$OUT/sft.jsonl" \
         --config "$OUT/sft.json" --out "$OUT/sft"
 fi
+POLICY="$OUT/sft"
+if [ "${SFT2_EXAMPLES:-4000}" -gt 0 ]; then
+    POLICY="$OUT/sft2"
+    if [ ! -d "$OUT/sft2" ]; then
+        "$KILN" task export --task "$RL_TASK" --n "${SFT2_EXAMPLES:-4000}" --seed 200 --out "$OUT/hard2.jsonl"
+        cat > "$OUT/sft2.json" <<JSON
+{"train": {"steps": ${SFT2_STEPS:-400}, "batch_size": 32, "seq_len": 96, "learning_rate": 1e-3,
+ "warmup_steps": 20, "eval_every": 200, "checkpoint_every": 200}}
+JSON
+        "$KILN" sft --device "$DEVICE" --init "$OUT/sft" --data "$OUT/hard2.jsonl" \
+            --config "$OUT/sft2.json" --out "$OUT/sft2"
+    fi
+fi
 cat > "$OUT/rl.json" <<JSON
 {"train": {"steps": $STEPS, "learning_rate": $RL_LR, "warmup_steps": 0, "checkpoint_every": $EVAL_EVERY},
  "grpo": {"num_generations": 8, "prompts_per_step": 8, "max_completion_length": 40,
@@ -66,7 +80,7 @@ evaluate() { # run step algo seed
 }
 
 if ! grep -q '"algo": "base"' "$OUT/results.jsonl" 2>/dev/null; then
-    evaluate "$OUT/sft" 0 base 0
+    evaluate "$POLICY" 0 base 0
 fi
 for algo in $ALGOS; do
     for seed in $SEEDS; do
@@ -74,7 +88,7 @@ for algo in $ALGOS; do
         [ -d "$run" ] && continue
         step=$EVAL_EVERY
         "$KILN" rl --device "$DEVICE" --algo "$algo" --task "$RL_TASK" --prompts "$RL_PROMPTS" \
-            --init "$OUT/sft" --config "$OUT/rl.json" --seed "$seed" --out "$run" --stop-at "$step"
+            --init "$POLICY" --config "$OUT/rl.json" --seed "$seed" --out "$run" --stop-at "$step"
         evaluate "$run" "$step" "$algo" "$seed"
         while [ "$step" -lt "$STEPS" ]; do
             step=$((step + EVAL_EVERY))
