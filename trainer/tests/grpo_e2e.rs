@@ -8,7 +8,6 @@
 
 use std::sync::{Arc, Mutex};
 
-use burn::module::Module;
 use burn::tensor::Device;
 use kiln_model::rng::Rng;
 use kiln_model::tokenizer::TextTokenizer;

@@ -10,15 +10,13 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use burn::module::Module;
-use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use clap::{Args, Subcommand, ValueEnum};
 use kiln_model::loss::cross_entropy;
 use kiln_model::rng::Rng;
 use kiln_model::{Transformer, TransformerConfig};
-use kiln_trainer::TrainConfig;
-use kiln_trainer::clip::clip_global_norm;
-use kiln_trainer::schedule::learning_rate;
+use kiln_trainer::objective::{MicroLoss, Objective};
+use kiln_trainer::{TrainConfig, TrainError, TrainObserver, TrainState, Trainer};
 
 use super::device::DeviceChoice;
 use blocks::{BlocksTask, Example, render};
@@ -125,35 +123,33 @@ fn blocks_run(args: BlocksArgs) -> Result<()> {
     );
 
     let device = selected.device.clone().autodiff();
-    device.seed(args.seed);
-    let mut model = model_config.init(&device);
-    let mut optimizer = AdamWConfig::new()
-        .with_beta_1(train.beta1 as f32)
-        .with_beta_2(train.beta2 as f32)
-        .with_epsilon(train.epsilon as f32)
-        .with_weight_decay(train.weight_decay as f32)
-        .init();
-    let mut rng = Rng::seed(args.seed);
+    let trainer = Trainer {
+        config: train.with_log_every(25).with_eval_every(args.steps.max(1)),
+        model_config: model_config.clone(),
+        device: device.clone(),
+        checkpoints: None,
+        tokenizer_crc32: None,
+        stop_at: None,
+    };
     let start = Instant::now();
-    let mut losses = Vec::new();
-    for step in 0..args.steps {
-        let batch: Vec<Example> = (0..args.batch_size)
-            .map(|_| task.sample(&mut rng))
-            .collect();
-        let loss = answer_loss(&model, &task, &batch, &device);
-        let value = loss.clone().into_scalar::<f32>() as f64;
-        let mut grads = GradientsParams::from_grads(loss.backward(), &model);
-        clip_global_norm(&model, &mut grads, train.grad_clip);
-        model = optimizer.step(learning_rate(&train, step), model, grads);
-        losses.push(value);
-        if (step + 1) % 25 == 0 || step + 1 == args.steps {
-            println!(
-                "step {:>5}  answer loss {value:.4}  {:.0} s",
-                step + 1,
-                start.elapsed().as_secs_f64()
-            );
-        }
-    }
+    // The examples come from a generator seeded with the run's seed (as the reference's
+    // data loader), not the loop's default data stream.
+    let state = TrainState {
+        rng: Rng::seed(args.seed),
+        ..trainer.fresh_state()
+    };
+    let mut objective = AnswerLoss {
+        task: &task,
+        batch_size: args.batch_size,
+        device: device.clone(),
+    };
+    let mut progress = Progress {
+        start,
+        steps: args.steps,
+        losses: Vec::new(),
+    };
+    let model = trainer.fit(state, &mut objective, &mut progress)?.model;
+    let losses = progress.losses;
 
     let test = test_set(&task, args.test_examples);
     let (errors, example) = evaluate(&model.valid(), &task, &test, &selected.device);
@@ -183,6 +179,51 @@ fn blocks_run(args: BlocksArgs) -> Result<()> {
     }
     println!("error_rate={error_rate:.1}");
     Ok(())
+}
+
+/// The answer-only loss on fresh random examples: the toy task as an objective of the one
+/// training loop (AdamW, schedule, clipping and the non-finite check are the loop's).
+struct AnswerLoss<'a> {
+    task: &'a BlocksTask,
+    batch_size: usize,
+    device: Device,
+}
+
+impl Objective for AnswerLoss<'_> {
+    fn micro_batch(
+        &mut self,
+        model: &Transformer,
+        _step: usize,
+        _micro: usize,
+        rng: &mut Rng,
+    ) -> Result<MicroLoss, TrainError> {
+        let batch: Vec<Example> = (0..self.batch_size)
+            .map(|_| self.task.sample(rng))
+            .collect();
+        Ok(MicroLoss {
+            loss: answer_loss(model, self.task, &batch, &self.device),
+            tokens: self.batch_size * self.task.answer_len(),
+        })
+    }
+}
+
+/// Prints the answer loss every 25 steps and keeps every step's for `result.json`.
+struct Progress {
+    start: Instant,
+    steps: usize,
+    losses: Vec<f64>,
+}
+
+impl TrainObserver for Progress {
+    fn on_step(&mut self, step: usize, loss: f64, _tokens_per_sec: f64) {
+        self.losses.push(loss);
+        if step % 25 == 0 || step == self.steps {
+            println!(
+                "step {step:>5}  answer loss {loss:.4}  {:.0} s",
+                self.start.elapsed().as_secs_f64()
+            );
+        }
+    }
 }
 
 /// The examples as `[batch, seq_len]` token ids.
