@@ -270,3 +270,18 @@ pub fn read_sections(
     };
     Ok((train, object))
 }
+
+/// Runs `body` on the run directory `out` (default: the first free `runs/run-N`); a new run
+/// that fails before its first checkpoint leaves no directory behind.
+pub fn in_run_dir(out: Option<&PathBuf>, body: impl FnOnce(&RunDir) -> Result<()>) -> Result<()> {
+    let run = RunDir::new(
+        out.cloned()
+            .unwrap_or_else(|| super::run_dir::next_default(Path::new("runs"))),
+    );
+    let created = !run.root.exists();
+    let result = body(&run);
+    if result.is_err() && created && !run.checkpoints().exists() {
+        let _ = std::fs::remove_dir_all(&run.root);
+    }
+    result
+}

@@ -33,9 +33,9 @@ use kiln_trainer::{TrainConfig, Trainer};
 use serde::{Deserialize, Serialize};
 
 use super::device::DeviceChoice;
-use super::policy::{FinetuneRecord, Policy, PolicyArgs, PolicySource, read_sections};
+use super::policy::{FinetuneRecord, Policy, PolicyArgs, PolicySource, in_run_dir, read_sections};
 use super::progress::fit_with_progress;
-use super::run_dir::{RunDir, next_default};
+use super::run_dir::RunDir;
 use super::task::default_data_dir;
 
 #[derive(Args, Debug)]
@@ -162,18 +162,7 @@ pub fn run(args: RlArgs) -> Result<()> {
 }
 
 fn run_train(args: RlTrainArgs) -> Result<()> {
-    let run = RunDir::new(
-        args.out
-            .clone()
-            .unwrap_or_else(|| next_default(&PathBuf::from("runs"))),
-    );
-    let created = !run.root.exists();
-    let result = run_train_in(&args, &run);
-    // A new run that failed before its first checkpoint leaves no directory behind.
-    if result.is_err() && created && !run.checkpoints().exists() {
-        let _ = std::fs::remove_dir_all(&run.root);
-    }
-    result
+    in_run_dir(args.out.as_ref(), |run| run_train_in(&args, run))
 }
 
 fn run_train_in(args: &RlTrainArgs, run: &RunDir) -> Result<()> {
