@@ -371,3 +371,104 @@ fn rl_restrain_and_grpo_resume_exactly_and_evaluate() {
         "a refused run left a directory behind"
     );
 }
+
+/// Every command that computes runs on every `--device` (flex, ndarray, wgpu: Mesa's lavapipe
+/// where there is no GPU) and says which one it used.
+#[test]
+fn every_computing_command_runs_on_every_device() {
+    let t = Setup::new();
+    let base = s(&t.path("base")).to_owned();
+    for device in ["cpu", "ndarray", "wgpu"] {
+        let want = match device {
+            "cpu" => "device: flex",
+            "ndarray" => "device: ndarray",
+            _ => "device: wgpu",
+        };
+        let out = |name: &str| t.path(&format!("{name}-{device}"));
+        let steps = ["--steps", "1"];
+        let runs: Vec<Vec<String>> = vec![
+            vec![
+                "train",
+                "--out",
+                s(&out("train")),
+                "--config",
+                s(&t.path("base.json")),
+                "--data",
+                s(&t.path("text.txt")),
+            ],
+            vec![
+                "generate",
+                "--run",
+                &base,
+                "--prompt",
+                "Q: 1+2=?\n",
+                "--max-tokens",
+                "3",
+            ],
+            vec!["eval", "--run", &base],
+            vec![
+                "sft",
+                "--init",
+                &base,
+                "--data",
+                s(&t.path("easy.jsonl")),
+                "--config",
+                s(&t.path("sft.json")),
+                "--out",
+                s(&out("sft")),
+            ],
+            vec![
+                "rl",
+                "--init",
+                &base,
+                "--prompts",
+                "4",
+                "--config",
+                s(&t.path("rl.json")),
+                "--out",
+                s(&out("rl")),
+            ],
+            vec![
+                "rl",
+                "eval",
+                "--run",
+                &base,
+                "--n",
+                "2",
+                "--k",
+                "2",
+                "--max-tokens",
+                "4",
+            ],
+            vec![
+                "toy",
+                "blocks",
+                "--blocks",
+                "3",
+                "--batch-size",
+                "2",
+                "--test-examples",
+                "2",
+            ],
+        ]
+        .into_iter()
+        .map(|v| v.into_iter().map(str::to_owned).collect())
+        .collect();
+        for mut args in runs {
+            if args[0] != "generate" && args[0] != "eval" && !(args[0] == "rl" && args[1] == "eval")
+            {
+                args.extend(steps.iter().map(|a| a.to_string()));
+            }
+            args.extend(["--device".to_owned(), device.to_owned()]);
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            let o = kiln(&refs);
+            let all = String::from_utf8_lossy(&o.stdout).into_owned()
+                + &String::from_utf8_lossy(&o.stderr);
+            assert!(o.status.success(), "kiln {args:?} failed:\n{all}");
+            assert!(
+                all.contains(want),
+                "kiln {args:?} did not say {want:?}:\n{all}"
+            );
+        }
+    }
+}
