@@ -304,3 +304,31 @@ fn render_chat(messages: &[Message]) -> (String, String) {
         None => (prompt, format!("{}<|im_end|>\n", last.content)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A chat example is split where the answer starts: the prompt ends with the assistant
+    /// header and Qwen3's empty thinking block (what generation with thinking off is given),
+    /// and the completion is the answer and its end marker.
+    #[test]
+    fn chats_split_at_the_assistant_turn() {
+        let messages = [
+            Message::new("system", "Be brief."),
+            Message::new("user", "2+3?"),
+            Message::new("assistant", "5"),
+        ];
+        let (prompt, completion) = render_chat(&messages);
+        assert_eq!(prompt, render_qwen3(&messages[..2], true, false));
+        assert!(
+            prompt.ends_with("<|im_start|>assistant\n<think>\n\n</think>\n\n"),
+            "{prompt:?}"
+        );
+        assert!(
+            completion.contains('5') && completion.contains("<|im_end|>"),
+            "{completion:?}"
+        );
+        assert_eq!(prompt + &completion, render_qwen3(&messages, false, false));
+    }
+}
