@@ -285,3 +285,49 @@ pub fn in_run_dir(out: Option<&PathBuf>, body: impl FnOnce(&RunDir) -> Result<()
     }
     result
 }
+
+/// What a fine-tuning run (`sft`, `rl`) hands the one training loop.
+pub struct FinetuneRun<'a> {
+    pub run: &'a RunDir,
+    pub train: &'a TrainConfig,
+    pub model_config: &'a TransformerConfig,
+    /// The run's autodiff device.
+    pub device: Device,
+    pub tokenizer_crc32: u32,
+    pub stop_at: Option<usize>,
+    pub device_description: &'a str,
+}
+
+impl FinetuneRun<'_> {
+    /// Trains from `policy` (a new run) or from the run's latest checkpoint (`None`: resume),
+    /// with the progress bar, metrics and plot of every training command.
+    pub fn fit(
+        &self,
+        policy: Option<Transformer>,
+        objective: &mut dyn kiln_trainer::objective::Objective,
+    ) -> Result<kiln_trainer::TrainState> {
+        let trainer = kiln_trainer::Trainer {
+            config: self.train.clone(),
+            model_config: self.model_config.clone(),
+            device: self.device.clone(),
+            checkpoints: Some(self.run.checkpoints()),
+            tokenizer_crc32: Some(self.tokenizer_crc32),
+            stop_at: self.stop_at,
+        };
+        let state = match policy {
+            Some(model) => trainer.state_from(model),
+            None => {
+                let state = trainer.resume_state(objective)?;
+                println!("resuming at step {} of {}", state.step, self.train.steps);
+                state
+            }
+        };
+        super::progress::fit_with_progress(
+            self.run,
+            &trainer,
+            state,
+            objective,
+            self.device_description,
+        )
+    }
+}

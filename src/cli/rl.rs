@@ -24,17 +24,18 @@ use kiln_reasoning::restrain::{PromptWeights, Restrain, RestrainConfig};
 use kiln_reasoning::rewards::CorrectnessReward;
 use kiln_reasoning::ttrl::Ttrl;
 use kiln_reasoning::{Problem, Task, task_by_name};
+use kiln_trainer::TrainConfig;
 use kiln_trainer::grpo::config::GrpoConfig;
 use kiln_trainer::grpo::rollout::{RolloutSettings, sample_rollouts};
 use kiln_trainer::grpo::{
     AdvantageEstimator, GroupAdvantage, GrpoObjective, GrpoParts, Prompt, WeightedReward,
 };
-use kiln_trainer::{TrainConfig, Trainer};
 use serde::{Deserialize, Serialize};
 
 use super::device::DeviceChoice;
-use super::policy::{FinetuneRecord, Policy, PolicyArgs, PolicySource, in_run_dir, read_sections};
-use super::progress::fit_with_progress;
+use super::policy::{
+    FinetuneRecord, FinetuneRun, Policy, PolicyArgs, PolicySource, in_run_dir, read_sections,
+};
 use super::run_dir::RunDir;
 use super::task::default_data_dir;
 
@@ -128,10 +129,6 @@ struct RlSettings {
     task: String,
     tasks: Option<PathBuf>,
     prompts: usize,
-    /// Seed the training problems were generated with: 0, the task's training split, for
-    /// every run (`--seed` varies the order and the sampling; `kiln rl eval` draws with seed 1
-    /// and leaves these out).
-    seed: u64,
     grpo: GrpoConfig,
     restrain: RestrainConfig,
     data_dir: PathBuf,
@@ -140,6 +137,9 @@ struct RlSettings {
 }
 
 const DEFAULT_TASK: &str = "arith-easy";
+/// The seed of every run's training problems, the task's training split (`--seed` varies the
+/// order and the sampling; `kiln rl eval` draws with seed 1 and leaves these out).
+const TRAIN_SPLIT_SEED: u64 = 0;
 /// RESTRAIN's offline prompt weights, beside the run.
 const PROMPT_WEIGHTS: &str = "prompt_weights.json";
 
@@ -239,7 +239,6 @@ fn run_train_in(args: &RlTrainArgs, run: &RunDir) -> Result<()> {
             task: args.task.clone().unwrap_or_else(|| DEFAULT_TASK.into()),
             tasks: args.tasks.clone(),
             prompts: args.prompts,
-            seed: 0,
             grpo,
             restrain,
             data_dir: args.data_dir.clone().unwrap_or_else(default_data_dir),
@@ -334,23 +333,16 @@ fn run_train_in(args: &RlTrainArgs, run: &RunDir) -> Result<()> {
         completions_log: Some(run.root.join("completions.jsonl")),
     };
     let mut objective = GrpoObjective::new(settings.grpo.clone(), parts, train.grad_accum_steps)?;
-    let trainer = Trainer {
-        config: train.clone(),
-        model_config: config.model.clone(),
+    let state = FinetuneRun {
+        run,
+        train: &train,
+        model_config: &config.model,
         device: train_device,
-        checkpoints: Some(run.checkpoints()),
-        tokenizer_crc32: Some(crc),
+        tokenizer_crc32: crc,
         stop_at: args.stop_at,
-    };
-    let state = match policy {
-        Some(policy) => trainer.state_from(policy.model),
-        None => {
-            let state = trainer.resume_state(&mut objective)?;
-            println!("resuming at step {} of {}", state.step, train.steps);
-            state
-        }
-    };
-    let state = fit_with_progress(run, &trainer, state, &mut objective, &selected.description)?;
+        device_description: &selected.description,
+    }
+    .fit(policy.map(|p| p.model), &mut objective)?;
     if state.step < train.steps {
         println!(
             "paused at step {}; continue with: kiln rl --algo {} --out {} --resume",
@@ -385,7 +377,7 @@ fn algo_name(algo: Algo) -> &'static str {
 fn training_problems(settings: &RlSettings, task: &dyn Task) -> Result<Vec<Problem>> {
     match &settings.tasks {
         Some(path) => read_prompts(path),
-        None => Ok(task.problems(settings.prompts, settings.seed)?),
+        None => Ok(task.problems(settings.prompts, TRAIN_SPLIT_SEED)?),
     }
 }
 

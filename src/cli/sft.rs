@@ -14,14 +14,13 @@ use kiln_model::generate::{GenerateConfig, generate};
 use kiln_model::hf::chat::{Message, render_qwen3};
 use kiln_model::sampling::SamplingConfig;
 use kiln_model::tokenizer::TextTokenizer;
+use kiln_trainer::TrainConfig;
 use kiln_trainer::objective::Objective;
 use kiln_trainer::sft::{SftExample, SftRecord, SupervisedFineTuning, read_sft_jsonl};
-use kiln_trainer::{TrainConfig, Trainer};
 use serde::{Deserialize, Serialize};
 
 use super::device::DeviceChoice;
-use super::policy::{FinetuneRecord, Policy, PolicyArgs, in_run_dir, read_sections};
-use super::progress::fit_with_progress;
+use super::policy::{FinetuneRecord, FinetuneRun, Policy, PolicyArgs, in_run_dir, read_sections};
 use super::run_dir::RunDir;
 
 #[derive(Args, Debug)]
@@ -181,23 +180,16 @@ fn run_in(args: &SftArgs, run: &RunDir) -> Result<()> {
         train.seq_len,
         config.model.vocab_size,
     )?;
-    let trainer = Trainer {
-        config: train.clone(),
-        model_config: config.model.clone(),
+    let state = FinetuneRun {
+        run,
+        train: &train,
+        model_config: &config.model,
         device: train_device.clone(),
-        checkpoints: Some(run.checkpoints()),
-        tokenizer_crc32: Some(crc),
+        tokenizer_crc32: crc,
         stop_at: args.stop_at,
-    };
-    let state = match policy {
-        Some(policy) => trainer.state_from(policy.model),
-        None => {
-            let state = trainer.resume_state(&mut objective)?;
-            println!("resuming at step {} of {}", state.step, train.steps);
-            state
-        }
-    };
-    let state = fit_with_progress(run, &trainer, state, &mut objective, &selected.description)?;
+        device_description: &selected.description,
+    }
+    .fit(policy.map(|p| p.model), &mut objective)?;
     if state.step < train.steps {
         println!(
             "paused at step {}; continue with: kiln sft --out {} --resume",
