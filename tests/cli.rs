@@ -1,10 +1,12 @@
 //! End-to-end tests of the `kiln` binary on small real text: exact resumption, crash safety,
 //! and clear one-line errors for bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-const KILN: &str = env!("CARGO_BIN_EXE_kiln");
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::{fails_with, ok};
 
 /// 60 KB of the built-in corpus, enough for the tiny model.
 fn sample_text() -> String {
@@ -53,41 +55,7 @@ impl Scratch {
 }
 
 fn kiln(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(KILN);
-    cmd.args(args).env("XDG_RUNTIME_DIR", "/tmp");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
-
-fn ok(out: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "kiln failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-/// Asserts a clean failure: non-zero exit, no panic, one `error:` line naming `needle`.
-fn fails_with(out: &Output, needle: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success(),
-        "expected failure, got success: {stderr}"
-    );
-    assert_eq!(out.status.code(), Some(1), "not a clean exit: {stderr}");
-    assert!(!stderr.contains("panicked"), "panicked: {stderr}");
-    let line = stderr
-        .lines()
-        .find(|l| l.starts_with("error: "))
-        .unwrap_or_else(|| panic!("no error line: {stderr}"));
-    assert!(
-        line.contains(needle),
-        "error line {line:?} does not mention {needle:?}"
-    );
+    common::kiln_env(args, env)
 }
 
 fn train(s: &Scratch, out: &Path, config: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {

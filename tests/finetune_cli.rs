@@ -3,42 +3,12 @@
 //! μ = 2 included, whose rollouts live in the checkpoint between their updates), and bad input
 //! is a clear error that leaves nothing half-written.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-const KILN: &str = env!("CARGO_BIN_EXE_kiln");
-
-fn kiln(args: &[&str]) -> Output {
-    Command::new(KILN)
-        .args(args)
-        .env("XDG_RUNTIME_DIR", "/tmp")
-        .output()
-        .unwrap()
-}
-
-fn ok(out: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "kiln failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-fn fails_with(out: &Output, needle: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "not a clean failure: {stderr}");
-    assert!(!stderr.contains("panicked"), "panicked: {stderr}");
-    let line = stderr
-        .lines()
-        .find(|l| l.starts_with("error: "))
-        .unwrap_or_else(|| panic!("no error line: {stderr}"));
-    assert!(
-        line.contains(needle),
-        "{line:?} does not mention {needle:?}"
-    );
-}
+use common::{fails_with, kiln, ok};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()

@@ -1,17 +1,9 @@
 //! End-to-end tests of `kiln task export` (issue 25): the JSONL it writes and the error for
 //! a task name that does not exist.
 
-use std::process::{Command, Output};
+mod common;
 
-const KILN: &str = env!("CARGO_BIN_EXE_kiln");
-
-fn kiln(args: &[&str]) -> Output {
-    Command::new(KILN)
-        .args(args)
-        .env("XDG_RUNTIME_DIR", "/tmp")
-        .output()
-        .unwrap()
-}
+use common::kiln;
 
 #[test]
 fn export_writes_prompts_golds_and_demonstrations() {
